@@ -1,0 +1,5 @@
+import sys
+
+from aved.cli import main
+
+sys.exit(main())

@@ -1,0 +1,237 @@
+"""The `aved` command line: a thin layer over the library that reads arguments and writes files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from aved.errors import AvedError
+
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+def _model_config(args: argparse.Namespace):
+    from aved.config import ModelConfig
+
+    return ModelConfig(video=args.video_model, audio=args.audio_model, device=args.device, dtype=args.dtype)
+
+
+def _output_path(path: str, suffix: str) -> Path:
+    out = Path(path)
+    if out.suffix.lower() != suffix:
+        raise AvedError(f"{out}: the output must be a {suffix} file")
+    if out.exists() and out.is_dir():
+        raise AvedError(f"{out}: is a folder, expected a file name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def cmd_info(args: argparse.Namespace) -> None:
+    from aved.media.clip import probe_clip
+
+    for line in probe_clip(args.clip).lines():
+        print(line)
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> None:
+    from aved.codec import prepare_clip, reconstruct
+    from aved.config import MediaConfig
+    from aved.media.clip import read_clip, write_clip
+
+    media = MediaConfig(fps=args.fps, duration=args.duration, frame_size=args.frame_size, grid=args.grid)
+    out = _output_path(args.output, ".mp4")
+    clip = read_clip(args.clip, start=args.start, duration=media.duration, require_audio=True)
+    source = prepare_clip(clip, media)
+    from aved.priors.load import load_audio_prior, load_video_prior
+
+    model = _model_config(args)
+    video, audio = load_video_prior(model), load_audio_prior(model)
+    started = time.perf_counter()
+    result = reconstruct(source, video, audio, media)
+    write_clip(out, result.frames, result.fps, result.audio, result.sample_rate)
+    print(
+        f"wrote {out}: {len(result.frames)} frames at {result.fps:g} fps, {result.duration:.2f} s, "
+        f"{media.frame_size}px, grid {media.grid}×{media.grid} ({time.perf_counter() - started:.1f} s)"
+    )
+
+
+def edit_config_from_args(args: argparse.Namespace):
+    """defaults < --config FILE < explicit flags < --set key=value."""
+    from aved.config import EditConfig, apply_overrides, load_config_file, parse_set
+
+    config = EditConfig()
+    if args.config:
+        apply_overrides(config, load_config_file(args.config))
+    flags = {
+        "prompts.source": args.source,
+        "prompts.target": args.target,
+        "prompts.video_source": args.video_source,
+        "prompts.video_target": args.video_target,
+        "prompts.audio_source": args.audio_source,
+        "prompts.audio_target": args.audio_target,
+        "mode": args.mode,
+        "steps": args.steps,
+        "seed": args.seed,
+        "relevance.tau_video": args.tau_video,
+        "relevance.tau_audio": args.tau_audio,
+        "relevance.method": args.relevance,
+        "media.grid": args.grid,
+        "media.fps": args.fps,
+        "media.frame_size": args.frame_size,
+        "media.start": args.start,
+        "media.duration": args.duration,
+        "model.video": args.video_model,
+        "model.audio": args.audio_model,
+        "model.dtype": args.dtype,
+        "model.device": args.device,
+    }
+    apply_overrides(config, {k: v for k, v in flags.items() if v is not None})
+    apply_overrides(config, parse_set(args.set or []))
+    return config.validate()
+
+
+def cmd_edit(args: argparse.Namespace) -> None:
+    import json
+
+    config = edit_config_from_args(args)
+    if args.dry_run:
+        print(json.dumps(config.to_dict(), indent=2, ensure_ascii=False))
+        return
+    from aved.api import edit
+    from aved.media.clip import read_clip
+    from aved.outputs import write_edit_outputs
+
+    clip = read_clip(args.clip, start=config.media.start, duration=config.media.duration, require_audio=True)
+    started = time.perf_counter()
+    result = edit(clip, config=config)
+    seconds = time.perf_counter() - started
+    run = {"clip": str(args.clip), "seconds": round(seconds, 2), "frames": len(result.frames), "fps": result.fps}
+    written = write_edit_outputs(result, config, args.out, run)
+    print(f"wrote {len(written)} files to {args.out}: {', '.join(written)}")
+    print(
+        f"{config.mode}: {len(result.frames)} frames, {result.duration:.2f} s, {config.steps} steps in {seconds:.1f} s"
+    )
+
+
+def cmd_tiny_models(args: argparse.Namespace) -> None:
+    from aved.priors.tiny import write_tiny_models
+
+    for kind, path in write_tiny_models(args.directory, prediction_type=args.prediction_type).items():
+        print(f"wrote {kind}: {path}")
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    from aved.config import DEFAULT_AUDIO_MODEL, DEFAULT_VIDEO_MODEL
+
+    parser.add_argument("--video-model", default=DEFAULT_VIDEO_MODEL, help="SD 1.x/2.x hub id or diffusers folder")
+    parser.add_argument("--audio-model", default=DEFAULT_AUDIO_MODEL, help="AudioLDM2 hub id or diffusers folder")
+    parser.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda, cuda:1, …")
+    parser.add_argument("--dtype", default="float32", choices=DTYPES)
+
+
+def _add_media_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fps", type=float, default=4.0, help="frames sampled per second (default 4)")
+    parser.add_argument("--grid", type=int, default=2, help="n: frames are packed n×n per grid image (default 2)")
+    parser.add_argument("--frame-size", type=int, default=256, help="side of each square frame in px (default 256)")
+    parser.add_argument("--start", type=float, default=0.0, help="start of the window in s (default 0)")
+    parser.add_argument("--duration", type=float, default=10.0, help="longest window in s (default 10)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aved", description="Zero-shot audio-visual editing from text.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    info = sub.add_parser("info", help="describe a clip's streams")
+    info.add_argument("clip")
+    info.set_defaults(run=cmd_info)
+
+    rec = sub.add_parser("reconstruct", help="encode a clip through both priors' VAEs and decode it again")
+    rec.add_argument("clip")
+    rec.add_argument("-o", "--output", required=True, help="output .mp4")
+    _add_media_options(rec)
+    _add_model_options(rec)
+    rec.set_defaults(run=cmd_reconstruct)
+
+    ed = sub.add_parser("edit", help="edit a clip's frames and sound from a source to a target prompt")
+    ed.add_argument("clip")
+    ed.add_argument("--source", help="what the clip shows and sounds like now, e.g. 'a cat meowing'")
+    ed.add_argument("--target", help="what it should become, e.g. 'a dog barking'")
+    ed.add_argument("--out", required=True, help="output folder")
+    for modality in ("video", "audio"):
+        for side in ("source", "target"):
+            ed.add_argument(f"--{modality}-{side}", help=f"{side} prompt for the {modality} prior only")
+    ed.add_argument("--mode", help="aved (default), independent, video-only, audio-only, dds, sdedit, random-relevance")
+    ed.add_argument("--steps", type=int, help="optimisation steps (default 200)")
+    ed.add_argument("--seed", type=int, help="seed of every random draw (default 0)")
+    ed.add_argument("--tau-video", type=float, help="relevance threshold for frames (default 0.8)")
+    ed.add_argument("--tau-audio", type=float, help="relevance threshold for sound (default 0.8)")
+    ed.add_argument("--relevance", choices=("fixed", "otsu"), help="threshold rule (default fixed)")
+    ed.add_argument("--fps", type=float, help="frames sampled per second (default 4)")
+    ed.add_argument("--grid", type=int, help="n: frames packed n×n per grid image (default 2)")
+    ed.add_argument("--frame-size", type=int, help="side of each square frame in px (default 256)")
+    ed.add_argument("--start", type=float, help="start of the window in s (default 0)")
+    ed.add_argument("--duration", type=float, help="longest window in s (default 10)")
+    ed.add_argument("--video-model", help="SD 1.x/2.x hub id or diffusers folder")
+    ed.add_argument("--audio-model", help="AudioLDM2 hub id or diffusers folder")
+    ed.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, …")
+    ed.add_argument("--dtype", choices=DTYPES, help="model precision (default float32)")
+    ed.add_argument("--config", help="JSON config file (e.g. a config.json written by an earlier edit)")
+    ed.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config field, e.g. weights.sync=2")
+    ed.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    ed.set_defaults(run=cmd_edit)
+
+    tiny = sub.add_parser("tiny-models", help="write tiny random SD and AudioLDM2 folders (for tests and demos)")
+    tiny.add_argument("directory")
+    tiny.add_argument("--prediction-type", default="epsilon", choices=("epsilon", "v_prediction"))
+    tiny.set_defaults(run=cmd_tiny_models)
+    return parser
+
+
+def _check_ranges(args: argparse.Namespace) -> None:
+    for name in ("fps", "duration", "frame_size", "grid"):
+        value = getattr(args, name, None)
+        if value is not None and value <= 0:
+            raise AvedError(f"--{name.replace('_', '-')} must be positive, got {value}")
+    if (getattr(args, "start", None) or 0) < 0:
+        raise AvedError(f"--start must not be negative, got {args.start}")
+
+
+def _quiet_libraries() -> None:
+    """Keep the terminal for our own progress: no loading bars or advisory warnings from the model libraries."""
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*tensor.detach.*")
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    try:
+        import diffusers.utils.logging as diffusers_logging
+        import transformers.utils.logging as transformers_logging
+    except ImportError:
+        return
+    diffusers_logging.set_verbosity_error()
+    diffusers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command not in ("info",) and not getattr(args, "dry_run", False):
+            _quiet_libraries()
+        _check_ranges(args)
+        args.run(args)
+    except AvedError as err:
+        print(f"aved: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("aved: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Clip ↔ prior latents: frames as n×n grids through the image VAE, sound as log-mel through the audio VAE."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from aved.config import MediaConfig
+from aved.errors import AvedError
+from aved.media.clip import Clip
+from aved.media.frames import nearest_frames, pack_grids, resize_center_crop, sample_times, unpack_grids
+from aved.media.mel import waveform_to_mel
+from aved.priors import AudioLDM2Prior, StableDiffusionPrior
+
+
+@dataclass(frozen=True)
+class PreparedClip:
+    """The source as the editor sees it: F square frames at `fps` and the matching stretch of sound."""
+
+    frames: np.ndarray  # [F, s, s, 3] uint8
+    fps: float
+    audio: np.ndarray | None  # [N] float32 at `sample_rate`, N = F / fps seconds
+    sample_rate: int | None
+
+    @property
+    def duration(self) -> float:
+        return len(self.frames) / self.fps
+
+    def as_clip(self) -> Clip:
+        return Clip(self.frames, np.arange(len(self.frames)) / self.fps, self.fps, self.audio, self.sample_rate)
+
+
+def prepare_clip(clip: Clip, media: MediaConfig, need_audio: bool = True) -> PreparedClip:
+    """Sample F = ⌊min(duration, max)·fps⌋ frames, square-crop them, and cut the sound to the same span."""
+    if media.duration > media.mel.duration:
+        raise AvedError(f"duration {media.duration} s exceeds the audio window of {media.mel.duration} s")
+    times = sample_times(clip.duration, media.fps, media.duration)
+    frames = resize_center_crop(clip.frames[nearest_frames(clip.times, times)], media.frame_size)
+    span = len(times) / media.fps
+    audio = None
+    if clip.audio is not None:
+        samples = round(span * clip.sample_rate)
+        audio = np.pad(clip.audio[:samples], (0, max(0, samples - len(clip.audio)))).astype(np.float32)
+    elif need_audio:
+        raise AvedError("the clip has no audio track, and this command needs one")
+    return PreparedClip(frames, media.fps, audio, clip.sample_rate)
+
+
+def frames_to_grids(frames: np.ndarray, n: int) -> torch.Tensor:
+    """[F, s, s, 3] uint8 → [G, 3, n·s, n·s] float in [−1, 1]."""
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return pack_grids(x, n)
+
+
+def grids_to_frames(grids: torch.Tensor, n: int, num_frames: int) -> np.ndarray:
+    """Inverse of `frames_to_grids`, rounding to uint8."""
+    x = unpack_grids(grids.float().cpu(), n, num_frames)
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+@torch.no_grad()
+def encode_frames(prior: StableDiffusionPrior, frames: np.ndarray, n: int, batch: int = 4) -> torch.Tensor:
+    """Frames → grid latents z_v [G, C, h, w] (float32)."""
+    grids = frames_to_grids(frames, n)
+    chunks = tqdm(grids.split(batch), desc="encode frames", leave=False, disable=len(grids) <= batch)
+    return torch.cat([prior.encode(chunk) for chunk in chunks])
+
+
+@torch.no_grad()
+def decode_frames(prior: StableDiffusionPrior, z_v: torch.Tensor, n: int, num_frames: int, batch: int = 4):
+    """Grid latents → [F, s, s, 3] uint8 frames."""
+    chunks = tqdm(z_v.split(batch), desc="decode frames", leave=False, disable=len(z_v) <= batch)
+    grids = torch.cat([prior.decode(chunk).cpu() for chunk in chunks])
+    return grids_to_frames(grids, n, num_frames)
+
+
+@torch.no_grad()
+def encode_audio(prior: AudioLDM2Prior, audio: np.ndarray, rate: int, media: MediaConfig) -> tuple[torch.Tensor, float]:
+    """Waveform → (audio latent z_a [1, C, frames/f, bins/f], gain the front end applied)."""
+    mel, gain = waveform_to_mel(audio, rate, media.mel)
+    return prior.encode(mel), gain
+
+
+@torch.no_grad()
+def decode_audio(prior: AudioLDM2Prior, z_a: torch.Tensor, num_samples: int, gain: float) -> np.ndarray:
+    """Audio latent → waveform at the vocoder's rate, cut to `num_samples`, at the source's level."""
+    waveform = prior.mel_to_waveform(prior.decode(z_a))[0].cpu().numpy()
+    return (waveform[:num_samples] / gain).astype(np.float32)
+
+
+def reconstruct(
+    source: PreparedClip, video: StableDiffusionPrior, audio: AudioLDM2Prior, media: MediaConfig
+) -> PreparedClip:
+    """Encode and decode the prepared clip through both priors: the ceiling of what any edit can keep."""
+    z_v = encode_frames(video, source.frames, media.grid)
+    frames = decode_frames(video, z_v, media.grid, len(source.frames))
+    z_a, gain = encode_audio(audio, source.audio, source.sample_rate, media)
+    samples = round(source.duration * audio.sample_rate)
+    waveform = decode_audio(audio, z_a, samples, gain)
+    return PreparedClip(frames, source.fps, waveform, audio.sample_rate)

@@ -1,0 +1,215 @@
+"""Typed configuration: every constant of the pipeline is a field here and is saved beside every output."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aved.errors import AvedError
+from aved.media.mel import MelConfig
+
+DEFAULT_VIDEO_MODEL = "stabilityai/stable-diffusion-2-1-base"
+DEFAULT_AUDIO_MODEL = "cvssp/audioldm2-large"
+MODES = ("aved", "independent", "video-only", "audio-only", "dds", "sdedit", "random-relevance")
+
+
+@dataclass
+class MediaConfig:
+    """How a clip becomes prior inputs (DESIGN §1)."""
+
+    fps: float = 4.0
+    start: float = 0.0
+    duration: float = 10.0
+    frame_size: int = 256
+    grid: int = 2
+    mel: MelConfig = field(default_factory=MelConfig)
+
+
+@dataclass
+class PromptConfig:
+    """Source and target text; per-modality prompts override the shared ones where given."""
+
+    source: str = ""
+    target: str = ""
+    video_source: str | None = None
+    video_target: str | None = None
+    audio_source: str | None = None
+    audio_target: str | None = None
+
+    def video(self) -> tuple[str, str]:
+        return self.video_source or self.source, self.video_target or self.target
+
+    def audio(self) -> tuple[str, str]:
+        return self.audio_source or self.source, self.audio_target or self.target
+
+
+@dataclass
+class WeightsConfig:
+    """λ of each loss term: L = λ_dds(L_dds_v + L_dds_a) + λ_pres(L_pres_v + L_pres_a) + λ_sync·L_sync."""
+
+    dds: float = 1.0
+    pres: float = 1.0
+    sync: float = 1.0
+
+
+@dataclass
+class RelevanceConfig:
+    """Prompt-relevant patches (DESIGN §2.4)."""
+
+    method: str = "fixed"  # fixed | otsu
+    tau_video: float = 0.8
+    tau_audio: float = 0.8
+
+
+@dataclass
+class PreservationConfig:
+    """PatchNCE branch consistency at irrelevant positions (DESIGN §2.6)."""
+
+    num_patches: int = 256
+    patch_sizes: tuple[int, ...] = (1, 2)
+    temperature: float = 0.07
+
+
+@dataclass
+class SyncConfig:
+    """Cross-modal temporal-structure InfoNCE (DESIGN §2.6)."""
+
+    temperature: float = 0.1
+
+
+@dataclass
+class ModelConfig:
+    """Which priors, where, at what precision; the feature layers read for the contrastive terms."""
+
+    video: str = DEFAULT_VIDEO_MODEL
+    audio: str = DEFAULT_AUDIO_MODEL
+    device: str = "auto"
+    dtype: str = "float32"
+    feature_layers: tuple[str, ...] = ("up_blocks.*.attn1",)
+
+
+@dataclass
+class EditConfig:
+    """Everything that determines an edit; `config.json` beside every output is this, resolved."""
+
+    prompts: PromptConfig = field(default_factory=PromptConfig)
+    mode: str = "aved"
+    steps: int = 200
+    lr: float = 1.0
+    lr_decay: float = 0.99
+    guidance_scale: float = 7.5
+    t_min: int = 50
+    t_max: int = 950
+    seed: int = 0
+    sdedit_strength: float = 0.6  # sdedit only: noise to t0 = strength·T, then denoise with the target prompt
+    media: MediaConfig = field(default_factory=MediaConfig)
+    weights: WeightsConfig = field(default_factory=WeightsConfig)
+    relevance: RelevanceConfig = field(default_factory=RelevanceConfig)
+    preservation: PreservationConfig = field(default_factory=PreservationConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def validate(self) -> EditConfig:
+        """Raise AvedError on values no edit can run with; return self."""
+        checks = [
+            (self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got '{self.mode}'"),
+            (self.steps >= 1, f"steps must be at least 1, got {self.steps}"),
+            (0 <= self.t_min <= self.t_max, f"need 0 ≤ t_min ≤ t_max, got {self.t_min}, {self.t_max}"),
+            (self.relevance.method in ("fixed", "otsu"), "relevance.method must be fixed or otsu"),
+            (self.media.fps > 0 and self.media.duration > 0, "media.fps and media.duration must be positive"),
+            (self.media.grid >= 1 and self.media.frame_size >= 8, "media.grid ≥ 1 and media.frame_size ≥ 8"),
+            (0 < self.sdedit_strength <= 1, f"sdedit_strength must be in (0, 1], got {self.sdedit_strength}"),
+            (self.model.dtype in ("float32", "float16", "bfloat16"), f"unknown dtype '{self.model.dtype}'"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise AvedError(message)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """Convert a JSON value or a command-line string to the field's declared type."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [h for h in typing.get_args(hint) if h is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            return None
+        return _coerce(value, options[0], key)
+    if origin is tuple:
+        inner = typing.get_args(hint)[0]
+        items = value.split(",") if isinstance(value, str) else list(value)
+        return tuple(_coerce(v.strip() if isinstance(v, str) else v, inner, key) for v in items)
+    try:
+        if hint is bool and isinstance(value, str):
+            if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(value)
+            return value.lower() in ("true", "1", "yes")
+        if hint in (int, float, str):
+            if hint is int and isinstance(value, float | str) and float(value) != int(float(value)):
+                raise ValueError(value)
+            return hint(float(value)) if hint is int else hint(value)
+    except (TypeError, ValueError):
+        raise AvedError(f"{key}: expected {hint.__name__}, got {value!r}") from None
+    return value
+
+
+def _assign(obj: Any, key: str, parts: list[str], value: Any) -> None:
+    hints = typing.get_type_hints(type(obj))
+    name = parts[0]
+    if name not in hints:
+        known = ", ".join(sorted(hints))
+        raise AvedError(f"unknown config field '{key}' (fields here: {known})")
+    if len(parts) == 1:
+        if dataclasses.is_dataclass(hints[name]):
+            if not isinstance(value, dict):
+                raise AvedError(f"{key}: expected a mapping of fields")
+            for sub, sub_value in value.items():
+                _assign(getattr(obj, name), f"{key}.{sub}", [sub], sub_value)
+        else:
+            setattr(obj, name, _coerce(value, hints[name], key))
+        return
+    child = getattr(obj, name)
+    if not dataclasses.is_dataclass(child):
+        raise AvedError(f"unknown config field '{key}': '{name}' has no sub-fields")
+    _assign(child, key, parts[1:], value)
+
+
+def apply_overrides(config: EditConfig, values: dict[str, Any]) -> EditConfig:
+    """Set dotted fields (`relevance.tau_video`: 0.5, or nested mappings) on `config`, checking names and types."""
+    for key, value in values.items():
+        _assign(config, key, key.split("."), value)
+    return config
+
+
+def parse_set(items: list[str]) -> dict[str, str]:
+    """['a.b=1', …] → {'a.b': '1'}."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise AvedError(f"--set {item!r}: expected key=value, e.g. relevance.tau_video=0.7")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """A JSON config file (as written beside outputs) → nested mapping."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise AvedError(f"{path}: no such config file") from None
+    except (OSError, json.JSONDecodeError) as err:
+        raise AvedError(f"{path}: not a readable JSON config ({err})") from None
+    if not isinstance(data, dict):
+        raise AvedError(f"{path}: a config file must hold a JSON object")
+    for key in ("versions", "run"):
+        data.pop(key, None)
+    return data

@@ -1,0 +1,1 @@
+"""Reading, writing and preparing media: clips, frame grids, the audio front end."""

@@ -1,0 +1,151 @@
+"""What every frozen diffusion prior offers the editor: latents, text conditions, ε-predictions, attention names."""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+from diffusers import DiffusionPipeline
+
+from aved.errors import AvedError
+
+
+@dataclass(frozen=True)
+class Condition:
+    """Text conditioning for a batch: the keyword tensors a prior's UNet takes, one row per prompt."""
+
+    unet_kwargs: dict[str, torch.Tensor]
+
+    def take(self, index: torch.Tensor | list[int]) -> Condition:
+        """Rows `index` of every tensor (repeat a prompt per grid, pick branches)."""
+        index = torch.as_tensor(index, dtype=torch.long)
+        return Condition({k: v[index.to(v.device)] for k, v in self.unet_kwargs.items()})
+
+
+def v_to_eps(v: torch.Tensor, z_t: torch.Tensor, alpha_bar_t: torch.Tensor) -> torch.Tensor:
+    """ε = α_t·v + σ_t·z_t with α_t = √ᾱ_t, σ_t = √(1−ᾱ_t) (v-parameterisation, Salimans & Ho 2022 §4)."""
+    return alpha_bar_t.sqrt() * v + (1 - alpha_bar_t).sqrt() * z_t
+
+
+def broadcast_timesteps(t: torch.Tensor | int, batch: int, device: torch.device) -> torch.Tensor:
+    """Timesteps as a [batch] long tensor on `device`."""
+    t = torch.as_tensor(t, device=device, dtype=torch.long)
+    return t.expand(batch) if t.ndim == 0 else t
+
+
+def load_pipeline(
+    pipeline_cls: type[DiffusionPipeline], model_id: str, kind: str, option: str, **kwargs
+) -> DiffusionPipeline:
+    """`pipeline_cls.from_pretrained(model_id, use_safetensors=True)`, failing with one line that says what to do."""
+    try:
+        return pipeline_cls.from_pretrained(model_id, use_safetensors=True, **kwargs)
+    except (OSError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise AvedError(
+            f"cannot load the {kind} model '{model_id}' ({reason[:200]}). If it is a hub id, fetch its weights "
+            f"on a machine with internet (`hf download {model_id}`, then copy the cache or folder here), "
+            f"or pass a local diffusers folder with {option} PATH (`aved tiny-models DIR` writes test-sized ones)"
+        ) from None
+
+
+class DiffusionPrior(ABC):
+    """A frozen latent diffusion model seen as: encode/decode, encode_text, predict_noise (ε), ᾱ_t, attention names."""
+
+    pipeline: DiffusionPipeline
+
+    def __init__(self, pipeline: DiffusionPipeline, model_id: str):
+        self.pipeline = pipeline
+        self.model_id = model_id
+        for module in pipeline.components.values():
+            if isinstance(module, torch.nn.Module):
+                module.requires_grad_(False).eval()
+
+    @property
+    def unet(self) -> torch.nn.Module:
+        return self.pipeline.unet
+
+    @property
+    def vae(self) -> torch.nn.Module:
+        return self.pipeline.vae
+
+    @property
+    def device(self) -> torch.device:
+        return self.unet.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.unet.dtype
+
+    @property
+    def prediction_type(self) -> str:
+        return self.pipeline.scheduler.config.prediction_type
+
+    @property
+    def num_train_timesteps(self) -> int:
+        return self.pipeline.scheduler.config.num_train_timesteps
+
+    @property
+    def alphas_cumprod(self) -> torch.Tensor:
+        """ᾱ_t for t = 0..T−1 (float32, on the prior's device)."""
+        return self.pipeline.scheduler.alphas_cumprod.to(self.device, torch.float32)
+
+    @property
+    def scaling_factor(self) -> float:
+        return self.vae.config.scaling_factor
+
+    def to(self, device: torch.device | str) -> DiffusionPrior:
+        self.pipeline.to(device)
+        return self
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Data in the VAE's input range → scaled latent (posterior mode), float32."""
+        posterior = self.vae.encode(x.to(self.device, self.vae.dtype)).latent_dist
+        return posterior.mode().float() * self.scaling_factor
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Scaled latent → data in the VAE's output range, float32."""
+        return self.vae.decode(z.to(self.device, self.vae.dtype) / self.scaling_factor).sample.float()
+
+    @abstractmethod
+    def encode_text(self, prompts: list[str]) -> Condition:
+        """One condition row per prompt; rows of one call always have the same sequence lengths."""
+
+    def predict_noise(self, z_t: torch.Tensor, t: torch.Tensor | int, cond: Condition) -> torch.Tensor:
+        """ε̂(z_t, t, c) in float32, converting a v-prediction model's output to ε."""
+        t = broadcast_timesteps(t, z_t.shape[0], self.device)
+        kwargs = {k: v.to(self.dtype) if v.is_floating_point() else v for k, v in cond.unet_kwargs.items()}
+        out = self.unet(z_t.to(self.dtype), t, return_dict=False, **kwargs)[0].float()
+        if self.prediction_type == "v_prediction":
+            alpha_bar = self.alphas_cumprod[t].view(-1, *([1] * (z_t.ndim - 1)))
+            return v_to_eps(out, z_t.float(), alpha_bar)
+        if self.prediction_type != "epsilon":
+            raise AvedError(f"{self.model_id}: prediction type '{self.prediction_type}' is not supported")
+        return out
+
+    def attention_layers(self) -> list[str]:
+        """Names of every attention processor in the UNet (the keys `unet.set_attn_processor` takes)."""
+        return list(self.unet.attn_processors)
+
+    @abstractmethod
+    def relevance_layers(self) -> list[str]:
+        """Cross-attention processors whose keys are word tokens (used for prompt relevance)."""
+
+    @abstractmethod
+    def token_positions(self, prompt: str) -> list[tuple[str, list[int]]]:
+        """Each word of `prompt` with the key positions of its tokens in the relevance layers' text sequence."""
+
+
+def word_token_positions(prompt: str, offsets: list[tuple[int, int]], first: int = 0) -> list[tuple[str, list[int]]]:
+    """Group token positions by the word (maximal alphanumeric run) their character offsets fall in."""
+    words = [(m.group(0).lower(), m.start(), m.end()) for m in re.finditer(r"[A-Za-z0-9']+", prompt)]
+    groups: list[tuple[str, list[int]]] = [(w, []) for w, _, _ in words]
+    for position, (start, end) in enumerate(offsets):
+        if end <= start:
+            continue
+        for i, (_, w_start, w_end) in enumerate(words):
+            if start < w_end and end > w_start:
+                groups[i][1].append(position + first)
+                break
+    return [(w, p) for w, p in groups if p]

@@ -1,0 +1,57 @@
+"""Stable Diffusion 1.x/2.x as the frame prior: 512² RGB grids ↔ 4-channel latents, CLIP text conditioning."""
+
+from __future__ import annotations
+
+import torch
+from diffusers import StableDiffusionPipeline
+
+from aved.config import DEFAULT_VIDEO_MODEL
+from aved.priors.base import Condition, DiffusionPrior, load_pipeline, word_token_positions
+
+
+class StableDiffusionPrior(DiffusionPrior):
+    """Frozen SD UNet + VAE + CLIP text encoder; inputs are images in [−1, 1]."""
+
+    pipeline: StableDiffusionPipeline
+
+    @classmethod
+    def from_pretrained(
+        cls, model_id: str = DEFAULT_VIDEO_MODEL, dtype: torch.dtype = torch.float32, device: str = "cpu"
+    ) -> StableDiffusionPrior:
+        pipeline = load_pipeline(
+            StableDiffusionPipeline,
+            model_id,
+            "video",
+            "--video-model",
+            dtype=dtype,
+            safety_checker=None,
+            requires_safety_checker=False,
+        )
+        pipeline.set_progress_bar_config(disable=True)
+        return cls(pipeline.to(device), model_id)
+
+    @property
+    def spatial_factor(self) -> int:
+        """Pixels per latent cell along one side."""
+        return self.pipeline.vae_scale_factor
+
+    @torch.no_grad()
+    def encode_text(self, prompts: list[str]) -> Condition:
+        embeds, _ = self.pipeline.encode_prompt(
+            prompts, self.device, num_images_per_prompt=1, do_classifier_free_guidance=False
+        )
+        return Condition({"encoder_hidden_states": embeds})
+
+    def relevance_layers(self) -> list[str]:
+        return [name for name in self.attention_layers() if ".attn2." in name]
+
+    def token_positions(self, prompt: str) -> list[tuple[str, list[int]]]:
+        tokenizer = self.pipeline.tokenizer
+        encoded = tokenizer(
+            prompt,
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            truncation=True,
+            max_length=tokenizer.model_max_length - 2,
+        )
+        return word_token_positions(prompt, encoded["offset_mapping"], first=1)  # position 0 is BOS

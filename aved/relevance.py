@@ -1,0 +1,98 @@
+"""Prompt-relevant patches from cross-attention: which latent positions hold the edited object (DESIGN §2.4)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+STOPWORDS = frozenset(
+    "a an the of in on at to with and or is are was were be by for from into onto over under as its it this that "
+    "these those his her their there some while".split()
+)
+
+
+def edit_words(words: list[str], other: list[str]) -> set[str]:
+    """Content words of a prompt that the other prompt lacks (all its content words when they share none)."""
+    return {w for w in words if w not in STOPWORDS and w not in set(other)}
+
+
+def edit_token_positions(spans: list[tuple[str, list[int]]], other_spans: list[tuple[str, list[int]]]) -> list[int]:
+    """Key positions of the edit words' tokens, from (word, positions) spans of both prompts."""
+    wanted = edit_words([w for w, _ in spans], [w for w, _ in other_spans])
+    return sorted({p for w, positions in spans if w in wanted for p in positions})
+
+
+def layer_shape(queries: int, size: tuple[int, int]) -> tuple[int, int]:
+    """The (h_l, w_l) of a layer with `queries` positions over a latent of `size`, downsampled by a power of 2."""
+    factor = math.isqrt(size[0] * size[1] // queries)
+    if factor * factor * queries != size[0] * size[1]:
+        raise ValueError(f"{queries} queries do not tile a {size} latent")
+    return size[0] // factor, size[1] // factor
+
+
+def normalize_cells(maps: torch.Tensor, n: int) -> torch.Tensor:
+    """Min–max normalise each of the n×n cells of every [B, h, w] map to [0, 1] (a flat cell becomes 0)."""
+    b, h, w = maps.shape
+    cells = maps.reshape(b, n, h // n, n, w // n).permute(0, 1, 3, 2, 4).reshape(b, n * n, -1)
+    low, high = cells.min(-1, keepdim=True).values, cells.max(-1, keepdim=True).values
+    cells = torch.where(high > low, (cells - low) / (high - low).clamp_min(1e-12), torch.zeros_like(cells))
+    return cells.reshape(b, n, n, h // n, w // n).permute(0, 1, 3, 2, 4).reshape(b, h, w)
+
+
+def relevance_map(
+    probs_by_layer: list[torch.Tensor],
+    positions: list[int],
+    size: tuple[int, int],
+    cells: int,
+    batch: int,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """S: attention mass on `positions`, resized to `size`, normalised per cell, averaged over layers → [B, h, w]."""
+    if not positions or not probs_by_layer:
+        return torch.zeros(batch, *size, device=device)
+    maps = []
+    for probs in probs_by_layer:
+        mass = probs[..., positions].sum(-1).float()
+        h, w = layer_shape(mass.shape[1], size)
+        resized = F.interpolate(mass.view(batch, 1, h, w), size=size, mode="bilinear", align_corners=False)
+        maps.append(normalize_cells(resized[:, 0], cells))
+    return torch.stack(maps).mean(0)
+
+
+def otsu_threshold(values: torch.Tensor, bins: int = 256) -> float:
+    """The threshold that maximises the between-class variance of a histogram of `values` (Otsu 1979, eq. 18)."""
+    values = values.flatten().float()
+    low, high = values.min().item(), values.max().item()
+    if high <= low:
+        return high
+    hist = torch.histc(values, bins=bins, min=low, max=high)
+    centres = low + (torch.arange(bins, dtype=torch.float32) + 0.5) * (high - low) / bins
+    weight0 = hist.cumsum(0)
+    weight1 = hist.sum() - weight0
+    mean0 = (hist * centres).cumsum(0) / weight0.clamp_min(1e-12)
+    mean1 = ((hist * centres).sum() - (hist * centres).cumsum(0)) / weight1.clamp_min(1e-12)
+    between = weight0 * weight1 * (mean0 - mean1) ** 2
+    # Every threshold inside an empty gap between the modes scores the same: take the plateau's middle.
+    plateau = (between >= between.max() * (1 - 1e-6)).nonzero().squeeze(1)
+    best = (plateau[0] + plateau[-1]).item() / 2
+    return float(low + (best + 1) * (high - low) / bins)
+
+
+def relevance_mask(scores: torch.Tensor, method: str, tau: float) -> torch.Tensor:
+    """Relevant ⇔ S > τ (`fixed`) or S > Otsu's threshold of S (`otsu`)."""
+    if method == "fixed":
+        return scores > tau
+    if method == "otsu":
+        return scores > otsu_threshold(scores)
+    raise ValueError(f"unknown relevance method '{method}' (fixed or otsu)")
+
+
+def random_mask_like(mask: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """A mask with as many true entries as `mask`, at uniformly drawn positions (the random-relevance ablation)."""
+    count = int(mask.sum())
+    order = torch.randperm(mask.numel(), generator=generator, device=generator.device).to(mask.device)
+    out = torch.zeros(mask.numel(), dtype=torch.bool, device=mask.device)
+    out[order[:count]] = True
+    return out.view_as(mask)

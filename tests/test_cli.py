@@ -1,0 +1,238 @@
+"""The `aved` command line: bad input gives one line and a non-zero exit; the commands write what they say."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aved.cli import main
+from aved.media.clip import probe_clip, read_clip, write_clip
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _assert_one_line_failure(code, err, *needles):
+    assert code != 0
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("aved: error: "), err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert str(needle) in lines[0], (needle, lines[0])
+
+
+@pytest.fixture
+def silent_clip(tmp_path):
+    path = tmp_path / "silent.mp4"
+    write_clip(path, np.zeros((8, 32, 32, 3), dtype=np.uint8), 4.0)
+    return path
+
+
+@pytest.fixture
+def bad_files(tmp_path, example_clip):
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n")
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(example_clip.read_bytes()[: example_clip.stat().st_size // 3])
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    return {"missing": tmp_path / "nope.mp4", "text": text, "truncated": truncated, "empty": empty}
+
+
+@pytest.mark.parametrize("kind", ["missing", "text", "truncated", "empty"])
+def test_info_and_reconstruct_reject_bad_files_in_one_line(kind, bad_files, tiny_models, tmp_path, capsys):
+    path = bad_files[kind]
+    code, _, err = _run(capsys, "info", path)
+    _assert_one_line_failure(code, err, path)
+    out = tmp_path / "out.mp4"
+    code, _, err = _run(
+        capsys,
+        "reconstruct",
+        path,
+        "-o",
+        out,
+        "--video-model",
+        tiny_models["sd"],
+        "--audio-model",
+        tiny_models["audioldm2"],
+    )
+    _assert_one_line_failure(code, err, path)
+    assert not out.exists()
+
+
+def test_clip_without_audio_is_described_but_cannot_be_reconstructed(silent_clip, tiny_models, tmp_path, capsys):
+    code, out, _ = _run(capsys, "info", silent_clip)
+    assert code == 0 and "audio: none" in out
+    code, _, err = _run(
+        capsys,
+        "reconstruct",
+        silent_clip,
+        "-o",
+        tmp_path / "o.mp4",
+        "--video-model",
+        tiny_models["sd"],
+        "--audio-model",
+        tiny_models["audioldm2"],
+    )
+    _assert_one_line_failure(code, err, silent_clip, "audio")
+    code, _, err = _run(
+        capsys,
+        "edit",
+        silent_clip,
+        "--source",
+        "a",
+        "--target",
+        "b",
+        "--out",
+        tmp_path / "e",
+        "--video-model",
+        tiny_models["sd"],
+        "--audio-model",
+        tiny_models["audioldm2"],
+    )
+    _assert_one_line_failure(code, err, silent_clip, "audio")
+    assert not (tmp_path / "e").exists()
+
+
+def test_missing_checkpoint_is_one_line(example_clip, tmp_path, capsys):
+    code, _, err = _run(capsys, "reconstruct", example_clip, "-o", tmp_path / "o.mp4")
+    _assert_one_line_failure(code, err, "stabilityai/stable-diffusion-2-1-base", "download")
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--set", "relevance.tau=0.5"], "relevance.tau"),
+        (["--set", "steps=many"], "steps"),
+        (["--set", "nokey"], "key=value"),
+        (["--mode", "magic"], "mode"),
+        (["--grid", "0"], "grid"),
+        (["--config", "missing.json"], "missing.json"),
+    ],
+)
+def test_bad_edit_options_are_one_line(argv, needle, example_clip, tmp_path, capsys):
+    code, _, err = _run(
+        capsys, "edit", example_clip, "--source", "a", "--target", "b", "--out", tmp_path / "o", "--dry-run", *argv
+    )
+    _assert_one_line_failure(code, err, needle)
+
+
+def test_info_describes_the_example(example_clip, capsys):
+    code, out, _ = _run(capsys, "info", example_clip)
+    assert code == 0
+    assert "320x240" in out and "24" in out and "44100" in out and "5.0" in out
+
+
+def test_reconstruct_writes_a_clip_of_the_processed_length(example_clip, tiny_models, tmp_path, capsys):
+    out = tmp_path / "rec" / "rec.mp4"
+    code, stdout, err = _run(
+        capsys,
+        "reconstruct",
+        example_clip,
+        "-o",
+        out,
+        "--video-model",
+        tiny_models["sd"],
+        "--audio-model",
+        tiny_models["audioldm2"],
+        "--frame-size",
+        "64",
+        "--duration",
+        "2",
+    )
+    assert code == 0, err
+    clip = read_clip(out)
+    assert clip.frames.shape == (8, 64, 64, 3) and clip.fps == 4
+    assert abs(len(clip.audio) / clip.sample_rate - 2.0) < 0.25
+
+
+def test_dry_run_resolves_every_layer_of_config(example_clip, tmp_path, capsys):
+    config_file = tmp_path / "c.json"
+    config_file.write_text(json.dumps({"steps": 7, "relevance": {"tau_audio": 0.6}, "weights": {"sync": 3.0}}))
+    code, out, _ = _run(
+        capsys,
+        "edit",
+        example_clip,
+        "--source",
+        "a cat",
+        "--target",
+        "a dog",
+        "--out",
+        tmp_path,
+        "--config",
+        config_file,
+        "--steps",
+        "9",
+        "--set",
+        "weights.sync=2",
+        "--dry-run",
+    )
+    assert code == 0
+    resolved = json.loads(out)
+    assert resolved["steps"] == 9 and resolved["relevance"]["tau_audio"] == 0.6 and resolved["weights"]["sync"] == 2.0
+    assert resolved["prompts"]["source"] == "a cat" and not list(tmp_path.glob("*.mp4"))
+
+
+def test_edit_end_to_end_writes_every_output(example_clip, tiny_models, tmp_path, capsys):
+    out = tmp_path / "edit"
+    code, stdout, err = _run(
+        capsys,
+        "edit",
+        example_clip,
+        "--source",
+        "a red ball bouncing",
+        "--target",
+        "a blue bell ringing",
+        "--out",
+        out,
+        "--video-model",
+        tiny_models["sd"],
+        "--audio-model",
+        tiny_models["audioldm2"],
+        "--steps",
+        "3",
+        "--frame-size",
+        "64",
+        "--duration",
+        "2",
+        "--set",
+        "media.mel.duration=2.56",
+    )
+    assert code == 0, err
+    expected = {
+        "edited.mp4",
+        "edited.wav",
+        "source.mp4",
+        "side_by_side.mp4",
+        "config.json",
+        "losses.csv",
+        "losses.png",
+        "relevance_video.mp4",
+        "relevance_audio.png",
+    }
+    assert {p.name for p in out.iterdir()} == expected  # and no leftover staging folder
+    for name in ("edited.mp4", "source.mp4", "side_by_side.mp4"):
+        info = probe_clip(out / name)
+        assert info.frame_count == 8 and abs(info.duration - 2.0) < 0.26, name
+        assert abs(info.audio_duration - 2.0) < 0.26, name
+    assert probe_clip(out / "relevance_video.mp4").frame_count == 8
+    config = json.loads((out / "config.json").read_text())
+    assert config["steps"] == 3 and config["model"]["video"] == str(tiny_models["sd"]) and "torch" in config["versions"]
+    assert len((out / "losses.csv").read_text().splitlines()) == 4
+
+
+def test_console_script_help_runs_without_loading_models():
+    result = subprocess.run(
+        [sys.executable, "-m", "aved", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert result.returncode == 0 and "reconstruct" in result.stdout and "edit" in result.stdout

@@ -1,0 +1,162 @@
+"""The editor: DDS on an analytic prior, mode properties, determinism and gradients on the tiny priors."""
+
+import numpy as np
+import pytest
+import torch
+from diffusers import DDPMScheduler
+
+from aved.codec import PreparedClip
+from aved.config import EditConfig, apply_overrides
+from aved.editor import Editor, ModalityBranch
+from aved.priors import Condition
+
+SMALL = {"media.frame_size": 32, "media.duration": 2.0, "media.mel.duration": 2.56, "steps": 2}
+
+
+def _source(value=0, seconds=2.0, fps=4.0, seed=0):
+    """A prepared clip: constant or random frames, and a click track."""
+    rng = np.random.default_rng(seed)
+    count = int(seconds * fps)
+    frames = (
+        np.full((count, 32, 32, 3), value, dtype=np.uint8)
+        if value is not None
+        else rng.integers(0, 256, (count, 32, 32, 3), dtype=np.uint8)
+    )
+    audio = np.zeros(int(seconds * 16000), dtype=np.float32)
+    audio[::4000] = 1.0
+    return PreparedClip(frames, fps, audio, 16000)
+
+
+class PointPrior:
+    """Exact ε-predictor for data concentrated at a prompt-dependent constant point μ_c: ε = (z_t − √ᾱ·μ_c)/σ."""
+
+    def __init__(self, points: dict[str, float], audio: bool = False):
+        self.points, self.audio, self.model_id, self.unet = points, audio, "analytic", None
+        self.device = torch.device("cpu")
+        self.alphas_cumprod = DDPMScheduler(
+            beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012
+        ).alphas_cumprod
+        self.num_train_timesteps, self.sample_rate = 1000, 16000
+
+    def encode(self, x):
+        return torch.zeros(1, 1, x.shape[2] // 4, 16) if self.audio else x[:, :1].clone()
+
+    def decode(self, z):
+        return z if self.audio else z.expand(-1, 3, -1, -1)
+
+    def mel_to_waveform(self, mel):
+        return torch.zeros(1, mel.shape[2] * 160)
+
+    def encode_text(self, prompts):
+        return Condition({"mu": torch.tensor([self.points[p] for p in prompts])})
+
+    def predict_noise(self, z_t, t, cond):
+        alpha_bar = self.alphas_cumprod[t]
+        mu = cond.unet_kwargs["mu"].view(-1, *[1] * (z_t.ndim - 1))
+        return (z_t - alpha_bar.sqrt() * mu) / (1 - alpha_bar).sqrt()
+
+    def token_positions(self, prompt):
+        return []
+
+    def relevance_layers(self):
+        return []
+
+    def attention_layers(self):
+        return []
+
+
+def test_dds_on_an_analytic_prior_moves_the_source_point_to_the_target_point():
+    # Frames of value 0 encode to z = −1: the data of "a red ball" sits at −1, that of "a blue ball" at −0.5.
+    video = PointPrior({"": 0.0, "a red ball": -1.0, "a blue ball": -0.5})
+    audio = PointPrior({"": 0.0, "a red ball": 0.0, "a blue ball": 0.5}, audio=True)
+    config = apply_overrides(
+        EditConfig(),
+        {
+            **SMALL,
+            "mode": "dds",
+            "steps": 60,
+            "lr": 0.5,
+            "lr_decay": 1.0,
+            "guidance_scale": 1.0,
+            "t_min": 200,
+            "prompts.source": "a red ball",
+            "prompts.target": "a blue ball",
+        },
+    )
+    result = Editor(video, audio, config).run(_source(0), torch.Generator().manual_seed(0), progress=False)
+    start_v, end_v = 0.5, (result.z_video - (-0.5)).abs().max().item()
+    start_a, end_a = 0.5, (result.z_audio - 0.5).abs().max().item()
+    assert end_v < 0.05 * start_v and end_a < 0.05 * start_a
+    distances = np.array(result.history["dds_v"])
+    assert distances[-10:].mean() < 0.01 * distances[:3].mean()
+
+
+def _config(mode, **overrides):
+    values = {**SMALL, "mode": mode, "prompts.source": "a red ball bouncing", "prompts.target": "a blue bell ringing"}
+    return apply_overrides(EditConfig(), {**values, **overrides})
+
+
+def test_equal_prompts_give_exactly_zero_dds_gradient(video_prior):
+    config = _config("dds", **{"prompts.target": "a red ball bouncing"})
+    branch = ModalityBranch(video_prior, "a red ball bouncing", "a red ball bouncing", config, 2, False)
+    z = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    noise = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(1))
+    out = branch.run(z, z.clone(), torch.tensor([500]), noise, need_features=False)
+    assert torch.count_nonzero(out.delta) == 0
+    different = ModalityBranch(video_prior, "a red ball bouncing", "a blue bell", config, 2, False)
+    assert torch.count_nonzero(different.run(z, z.clone(), torch.tensor([500]), noise, False).delta) > 0
+
+
+def _run(mode, video_prior, audio_prior, source=None, seed=0, **overrides):
+    editor = Editor(video_prior, audio_prior, _config(mode, **overrides))
+    return editor.run(source or _source(None), torch.Generator().manual_seed(seed), progress=False)
+
+
+def test_video_only_and_audio_only_leave_the_other_modality_untouched(video_prior, audio_prior):
+    source = _source(None)
+    video_only = _run("video-only", video_prior, audio_prior, source)
+    assert video_only.z_audio is None and video_only.audio is source.audio  # the source sound, bit for bit
+    assert not np.array_equal(video_only.frames, source.frames)
+    audio_only = _run("audio-only", video_prior, audio_prior, source)
+    assert audio_only.z_video is None and audio_only.frames is source.frames
+    assert audio_only.sample_rate == audio_prior.sample_rate
+
+
+def test_independent_audio_update_does_not_depend_on_the_video(video_prior, audio_prior):
+    a = _run("independent", video_prior, audio_prior, _source(None, seed=1))
+    b = _run("independent", video_prior, audio_prior, _source(None, seed=2))
+    assert not torch.equal(a.z_video, b.z_video)
+    assert torch.equal(a.z_audio, b.z_audio)
+
+
+def test_same_seed_same_latents_other_seed_other_latents(video_prior, audio_prior):
+    a = _run("aved", video_prior, audio_prior, seed=3)
+    b = _run("aved", video_prior, audio_prior, seed=3)
+    c = _run("aved", video_prior, audio_prior, seed=4)
+    assert torch.equal(a.z_video, b.z_video) and torch.equal(a.z_audio, b.z_audio)
+    assert not torch.equal(a.z_video, c.z_video)
+
+
+def test_sync_alone_moves_both_latents(video_prior, audio_prior):
+    source = _source(None)
+    result = _run("aved", video_prior, audio_prior, source, steps=1, **{"weights.dds": 0.0, "weights.pres": 0.0})
+    assert set(result.history) >= {"sync"} and "pres_v" not in result.history
+    editor = Editor(video_prior, audio_prior, _config("aved"))
+    from aved.codec import encode_audio, encode_frames
+
+    z_v0 = encode_frames(video_prior, source.frames, 2)
+    z_a0, _ = encode_audio(audio_prior, source.audio, source.sample_rate, editor.config.media)
+    assert (result.z_video - z_v0).abs().max() > 0
+    assert (result.z_audio - z_a0).abs().max() > 0
+
+
+@pytest.mark.parametrize("mode", ["aved", "independent", "dds", "sdedit", "random-relevance"])
+def test_every_mode_returns_the_source_duration(mode, video_prior, audio_prior):
+    source = _source(None)
+    result = _run(mode, video_prior, audio_prior, source)
+    assert result.frames.shape == source.frames.shape and result.frames.dtype == np.uint8
+    assert len(result.audio) == round(source.duration * result.sample_rate)
+    assert np.isfinite(result.audio).all()
+    if mode != "sdedit":
+        assert len(result.history["total"]) == 2
+        assert result.relevance_video.shape == (8, 4, 4) and result.relevance_audio.shape == (64, 16)
