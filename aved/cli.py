@@ -116,10 +116,59 @@ def cmd_edit(args: argparse.Namespace) -> None:
 
 
 def cmd_tiny_models(args: argparse.Namespace) -> None:
+    from aved.metrics.tiny import write_tiny_metric_models
     from aved.priors.tiny import write_tiny_models
 
-    for kind, path in write_tiny_models(args.directory, prediction_type=args.prediction_type).items():
+    written = write_tiny_models(args.directory, prediction_type=args.prediction_type)
+    written.update(write_tiny_metric_models(args.directory))
+    for kind, path in written.items():
         print(f"wrote {kind}: {path}")
+
+
+def _metric_models(args: argparse.Namespace):
+    from aved.metrics import MetricModels
+
+    defaults = MetricModels()
+    return MetricModels(
+        clip=args.clip_model or defaults.clip,
+        clap=args.clap_model or defaults.clap,
+        dino=args.dino_model or defaults.dino,
+        device=args.device or defaults.device,
+    )
+
+
+def _metric_names(text: str | None) -> list[str]:
+    from aved.metrics import METRICS
+
+    return list(METRICS) if not text else [m.strip() for m in text.split(",") if m.strip()]
+
+
+def cmd_metrics(args: argparse.Namespace) -> None:
+    import json
+
+    from aved.media.clip import read_clip
+    from aved.metrics import Scorer
+    from aved.outputs import atomic_write_text
+
+    source = read_clip(args.source)
+    edited = read_clip(args.edited, require_audio=True)
+    categories = [c.strip() for c in args.categories.split(",")] if args.categories else None
+    scores = Scorer(_metric_names(args.metrics), _metric_models(args)).score(
+        source, edited, args.source_prompt, args.target_prompt, categories, args.target_category
+    )
+    width = max(len(name) for name in scores)
+    for name, value in scores.items():
+        print(f"{name:<{width}}  {value:.4f}")
+    out = Path(args.json) if args.json else Path(args.edited).with_name(Path(args.edited).stem + "_metrics.json")
+    document = {
+        "source": str(args.source),
+        "edited": str(args.edited),
+        "source_prompt": args.source_prompt,
+        "target_prompt": args.target_prompt,
+        "metrics": scores,
+    }
+    atomic_write_text(out, json.dumps(document, indent=2) + "\n")
+    print(f"wrote {out}")
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -182,7 +231,24 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     ed.set_defaults(run=cmd_edit)
 
-    tiny = sub.add_parser("tiny-models", help="write tiny random SD and AudioLDM2 folders (for tests and demos)")
+    met = sub.add_parser("metrics", help="score an edit: AV-Align, CLIP-T, CLAP, DINO, LPAPS, Obj-V/Obj-A")
+    met.add_argument("source", help="the source clip")
+    met.add_argument("edited", help="the edited clip")
+    met.add_argument("--source-prompt", required=True)
+    met.add_argument("--target-prompt", required=True)
+    met.add_argument("--metrics", help="comma-separated subset (default: all that the inputs allow)")
+    met.add_argument("--categories", help="comma-separated category names, for obj_v / obj_a")
+    met.add_argument("--target-category", help="the category the edit should show and sound like")
+    met.add_argument("--clip-model", help="CLIP hub id or folder (default openai/clip-vit-large-patch14)")
+    met.add_argument("--clap-model", help="CLAP hub id or folder (default laion/clap-htsat-unfused)")
+    met.add_argument("--dino-model", help="DINO hub id or folder (default facebook/dino-vitb16)")
+    met.add_argument("--device", help="auto (default), cpu, cuda, …")
+    met.add_argument("--json", help="where to write the scores (default: EDITED's folder, <name>_metrics.json)")
+    met.set_defaults(run=cmd_metrics)
+
+    tiny = sub.add_parser(
+        "tiny-models", help="write tiny random model folders: sd, audioldm2, clip, clap, dino (tests, demos)"
+    )
     tiny.add_argument("directory")
     tiny.add_argument("--prediction-type", default="epsilon", choices=("epsilon", "v_prediction"))
     tiny.set_defaults(run=cmd_tiny_models)

@@ -214,8 +214,9 @@ class Editor:
 
             total = _weighted_total(losses, cfg)
             optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            optimizer.step()
+            if total.requires_grad:  # every weight can be zero, e.g. in an ablation
+                total.backward()
+                optimizer.step()
             record = {k: float(v.detach()) for k, v in losses.items()}
             record.update(total=float(total.detach()), t=int(t), lr=optimizer.param_groups[0]["lr"])
             schedule.step()
@@ -390,4 +391,4 @@ def _weighted_total(losses: dict[str, torch.Tensor], cfg: EditConfig) -> torch.T
     """L = λ_dds·(L_dds_v + L_dds_a) + λ_pres·(L_pres_v + L_pres_a) + λ_sync·L_sync."""
     w = cfg.weights
     weights = {"dds_v": w.dds, "dds_a": w.dds, "pres_v": w.pres, "pres_a": w.pres, "sync": w.sync}
-    return sum(weights[k] * v for k, v in losses.items() if k in weights)
+    return sum((weights[k] * v for k, v in losses.items() if k in weights), torch.zeros(()))

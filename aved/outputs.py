@@ -103,6 +103,21 @@ def write_losses_csv(history: dict[str, list[float]], path: Path) -> None:
             writer.writerow([step, *(history[k][step] for k in keys)])
 
 
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write `text` to a temporary sibling, then rename it onto `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
 @contextmanager
 def staging(out_dir: Path):
     """A hidden folder inside `out_dir` whose files move into `out_dir` only if the block completes."""

@@ -38,3 +38,11 @@ def audio_prior(tiny_models):
 def example_clip() -> Path:
     assert EXAMPLE_CLIP.exists(), "examples/bounce.mp4 is missing: run examples/make_bounce_clip.py"
     return EXAMPLE_CLIP
+
+
+@pytest.fixture(scope="session")
+def tiny_metric_models(tmp_path_factory) -> dict[str, Path]:
+    """Folders 'clip', 'clap' and 'dino' of tiny random transformers models."""
+    from aved.metrics.tiny import write_tiny_metric_models
+
+    return write_tiny_metric_models(tmp_path_factory.mktemp("tiny_metrics"))

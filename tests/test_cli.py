@@ -236,3 +236,41 @@ def test_console_script_help_runs_without_loading_models():
         cwd=Path(__file__).resolve().parent.parent,
     )
     assert result.returncode == 0 and "reconstruct" in result.stdout and "edit" in result.stdout
+
+
+def test_metrics_command_prints_a_table_and_writes_json(example_clip, tiny_metric_models, tmp_path, capsys):
+    clip = read_clip(example_clip, duration=2.0)
+    edited = tmp_path / "edited.mp4"
+    write_clip(edited, clip.frames[:, ::-1].copy(), clip.fps, clip.audio[::-1].copy(), clip.sample_rate)
+    models = [
+        "--clip-model",
+        tiny_metric_models["clip"],
+        "--clap-model",
+        tiny_metric_models["clap"],
+        "--dino-model",
+        tiny_metric_models["dino"],
+    ]
+    code, out, err = _run(
+        capsys,
+        "metrics",
+        example_clip,
+        edited,
+        "--source-prompt",
+        "a red ball",
+        "--target-prompt",
+        "a blue bell",
+        "--categories",
+        "ball,bell,drum",
+        "--target-category",
+        "bell",
+        *models,
+    )
+    assert code == 0, err
+    scores = json.loads((tmp_path / "edited_metrics.json").read_text())["metrics"]
+    assert set(scores) == {"av_align", "clip_t", "clap", "dino", "lpaps", "obj_v", "obj_a"}
+    assert all(name in out for name in scores)
+    assert 0 <= scores["av_align"] <= 1 and scores["lpaps"] > 0 and scores["obj_v"] in (0.0, 1.0)
+    code, _, err = _run(
+        capsys, "metrics", example_clip, tmp_path / "gone.mp4", "--source-prompt", "a", "--target-prompt", "b", *models
+    )
+    _assert_one_line_failure(code, err, "gone.mp4")

@@ -1,0 +1,560 @@
+"""Cost of one aved editor step: UNet FLOPs, seconds per step and peak memory, tiny and full-size priors.
+
+Full size means the real SD 2.1-base and AudioLDM2-large UNet architectures with random weights (timing does not
+depend on weight values, DESIGN §5); the VAEs, text encoders and vocoder stay tiny but emit the widths those UNets
+expect. Nothing is downloaded.
+
+    .venv/bin/python benchmarks/bench_step.py [--sizes tiny,full] [--steps N] [--device auto|cpu|cuda]
+                                              [--dtype float32|float16|bfloat16] [--mode aved]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import math
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import diffusers
+import torch
+from diffusers import (
+    AudioLDM2Pipeline,
+    AudioLDM2ProjectionModel,
+    AudioLDM2UNet2DConditionModel,
+    StableDiffusionPipeline,
+    UNet2DConditionModel,
+)
+from torch.utils import flop_counter
+from torch.utils.flop_counter import FlopCounterMode
+from transformers import (
+    ClapFeatureExtractor,
+    CLIPTextConfig,
+    CLIPTextModel,
+    GPT2Config,
+    GPT2LMHeadModel,
+    T5Config,
+    T5EncoderModel,
+)
+
+from aved.codec import PreparedClip, prepare_clip
+from aved.config import MODES, EditConfig
+from aved.editor import Editor
+from aved.media.clip import read_clip
+from aved.priors import AudioLDM2Prior, DiffusionPrior, StableDiffusionPrior
+from aved.priors.load import resolve_device
+from aved.priors.tiny import (
+    audioldm2_scheduler,
+    sd_scheduler,
+    tiny_audioldm2,
+    tiny_audioldm2_vae,
+    tiny_clap,
+    tiny_clip_tokenizer,
+    tiny_roberta_tokenizer,
+    tiny_sd_vae,
+    tiny_stable_diffusion,
+    tiny_t5_tokenizer,
+    tiny_vocoder,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIP = ROOT / "examples" / "bounce.mp4"
+PROMPTS = ("a cat meowing", "a dog barking")
+VIDEO_LATENT = (1, 4, 64, 64)  # one 512² grid of 2×2 frames of 256 px
+AUDIO_LATENT = (1, 8, 256, 16)  # 10.24 s of 64-bin log-mel
+DEFAULT_STEPS = {"tiny": 5, "full": 2}
+FORWARD_REPEATS = {"tiny": 3, "full": 1, "cuda": 10}  # timed forwards (median) after the counted one
+BACKWARD_FORWARDS = 1.0  # input-gradient backward ≈ one forward of matmul/conv work (weights are frozen)
+aten = torch.ops.aten
+
+
+# ---------------------------------------------------------------- full-size pipelines (real UNets, random weights)
+
+
+def sd21_base_unet() -> UNet2DConditionModel:
+    """The stabilityai/stable-diffusion-2-1-base UNet architecture (865.9 M parameters)."""
+    torch.manual_seed(0)
+    return UNet2DConditionModel(
+        sample_size=64,
+        in_channels=4,
+        out_channels=4,
+        block_out_channels=(320, 640, 1280, 1280),
+        layers_per_block=2,
+        attention_head_dim=(5, 10, 20, 20),
+        cross_attention_dim=1024,
+        use_linear_projection=True,
+        down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
+        up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
+    ).eval()
+
+
+def audioldm2_large_unet() -> AudioLDM2UNet2DConditionModel:
+    """The cvssp/audioldm2-large UNet architecture (718.0 M parameters; see benchmarks/README.md for the source)."""
+    torch.manual_seed(0)
+    return AudioLDM2UNet2DConditionModel(
+        sample_size=256,
+        in_channels=8,
+        out_channels=8,
+        block_out_channels=(128, 256, 384, 640),
+        layers_per_block=2,
+        attention_head_dim=8,
+        transformer_layers_per_block=2,
+        cross_attention_dim=([None, 768, 1024, None],) * 4,
+        down_block_types=("DownBlock2D",) + ("CrossAttnDownBlock2D",) * 3,
+        up_block_types=("CrossAttnUpBlock2D",) * 3 + ("UpBlock2D",),
+    ).eval()
+
+
+def clip_text_encoder_1024(vocab_size: int, bos: int, eos: int, pad: int) -> CLIPTextModel:
+    """One OpenCLIP-H sized text layer (hidden 1024), so embeddings have SD 2.1's cross-attention width."""
+    torch.manual_seed(0)
+    config = CLIPTextConfig(
+        vocab_size=vocab_size,
+        hidden_size=1024,
+        intermediate_size=4096,
+        num_hidden_layers=1,
+        num_attention_heads=16,
+        max_position_embeddings=77,
+        projection_dim=1024,
+        hidden_act="gelu",
+        bos_token_id=bos,
+        eos_token_id=eos,
+        pad_token_id=pad,
+    )
+    return CLIPTextModel(config).eval()
+
+
+def full_stable_diffusion() -> StableDiffusionPipeline:
+    """SD 2.1-base UNet with a tiny VAE (factor 8) and a one-layer 1024-wide CLIP text encoder."""
+    tokenizer = tiny_clip_tokenizer()
+    special = tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id
+    encoder = clip_text_encoder_1024(len(tokenizer), *special)
+    return StableDiffusionPipeline(
+        vae=tiny_sd_vae(),
+        text_encoder=encoder,
+        tokenizer=tokenizer,
+        unet=sd21_base_unet(),
+        scheduler=sd_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def gpt2_768() -> GPT2LMHeadModel:
+    """One GPT-2 base sized layer (n_embd 768): the width of AudioLDM2-large's first cross-attention stream."""
+    torch.manual_seed(0)
+    # 141 positions: [sos, CLAP, eos, sos, T5 (≤ 128), eos] + 8 generated tokens (see aved.priors.tiny.tiny_gpt2)
+    special = {"bos_token_id": 63, "eos_token_id": 63}
+    config = GPT2Config(vocab_size=64, n_embd=768, n_head=12, n_layer=1, n_positions=141, **special)
+    config.max_new_tokens = 8
+    return GPT2LMHeadModel(config).eval()
+
+
+def t5_1024(vocab_size: int, pad: int, eos: int) -> T5EncoderModel:
+    """One Flan-T5-large sized encoder layer (d_model 1024): the width of the second cross-attention stream."""
+    torch.manual_seed(0)
+    config = T5Config(
+        vocab_size=vocab_size,
+        d_model=1024,
+        d_ff=2816,
+        d_kv=64,
+        num_heads=16,
+        num_layers=1,
+        feed_forward_proj="gated-gelu",
+        pad_token_id=pad,
+        eos_token_id=eos,
+        decoder_start_token_id=pad,
+    )
+    return T5EncoderModel(config).eval()
+
+
+def full_audioldm2() -> AudioLDM2Pipeline:
+    """AudioLDM2-large UNet with tiny VAE, CLAP and vocoder, and one-layer GPT-2 (768) and T5 (1024) encoders."""
+    tokenizer, tokenizer_2 = tiny_roberta_tokenizer(), tiny_t5_tokenizer()
+    clap = tiny_clap(tokenizer)
+    torch.manual_seed(0)
+    projection = AudioLDM2ProjectionModel(
+        text_encoder_dim=clap.config.projection_dim, text_encoder_1_dim=1024, langauge_model_dim=768
+    ).eval()
+    return AudioLDM2Pipeline(
+        vae=tiny_audioldm2_vae(),
+        text_encoder=clap,
+        text_encoder_2=t5_1024(len(tokenizer_2), tokenizer_2.pad_token_id, tokenizer_2.eos_token_id),
+        projection_model=projection,
+        language_model=gpt2_768(),
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer_2,
+        feature_extractor=ClapFeatureExtractor(),
+        unet=audioldm2_large_unet(),
+        scheduler=audioldm2_scheduler(),
+        vocoder=tiny_vocoder(),
+    )
+
+
+def build_priors(size: str, device: str, dtype: torch.dtype) -> tuple[StableDiffusionPrior, AudioLDM2Prior]:
+    """Both priors at `size`, in memory, on `device` in `dtype`."""
+    if size == "tiny":
+        video = StableDiffusionPrior(tiny_stable_diffusion(), "random:tiny-sd")
+        audio = AudioLDM2Prior(tiny_audioldm2(), "random:tiny-audioldm2")
+    else:
+        video = StableDiffusionPrior(full_stable_diffusion(), "random:sd-2.1-base")
+        audio = AudioLDM2Prior(full_audioldm2(), "random:audioldm2-large")
+    for prior in (video, audio):
+        prior.pipeline.to(device=device, dtype=dtype)
+        prior.pipeline.set_progress_bar_config(disable=True)
+    return video, audio
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def flop_counter_mode() -> FlopCounterMode:
+    """torch's FLOP counter, also counting CPU fused attention (its registry has only the CUDA kernels)."""
+
+    def forward(q, k, v, *args, out_shape=None, **kwargs) -> int:
+        return flop_counter.sdpa_flop_count(q, k, v)
+
+    def backward(grad, q, k, v, *args, out_shape=None, **kwargs) -> int:
+        return flop_counter.sdpa_backward_flop_count(grad, q, k, v)
+
+    mapping = {
+        aten._scaled_dot_product_flash_attention_for_cpu: forward,
+        aten._scaled_dot_product_flash_attention_for_cpu_backward: backward,
+    }
+    return FlopCounterMode(display=False, custom_mapping=mapping)
+
+
+def synchronize(device: str) -> None:
+    """Wait for queued device work, so that wall-clock time covers it."""
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def reset_peak_memory(device: str) -> None:
+    """Start a fresh high-water mark where the device keeps one."""
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_memory_gib(device: str) -> float:
+    """GPU: max allocated since the last reset; CPU: the process's peak resident set size so far."""
+    if device.startswith("cuda"):
+        return torch.cuda.max_memory_allocated() / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+
+
+@dataclass
+class Forward:
+    """One batch-1 UNet forward of one prior."""
+
+    modality: str
+    unet: str
+    params_m: float
+    latent: tuple[int, ...]
+    flops: int
+    seconds: float
+
+
+def unet_forward(prior: DiffusionPrior, modality: str, latent: tuple[int, ...], repeats: int) -> Forward:
+    """Count the FLOPs of one ε-prediction on `latent` (which also warms up), then time `repeats` more (median)."""
+    generator = torch.Generator().manual_seed(0)
+    z = torch.randn(latent, generator=generator).to(prior.device)
+    cond = prior.encode_text([PROMPTS[1]])
+    t = torch.tensor([500], device=prior.device)
+    times = []
+    with torch.no_grad():
+        with flop_counter_mode() as counter:
+            prior.predict_noise(z, t, cond)
+        for _ in range(repeats):
+            synchronize(str(prior.device))
+            start = time.perf_counter()
+            prior.predict_noise(z, t, cond)
+            synchronize(str(prior.device))
+            times.append(time.perf_counter() - start)
+    params = sum(p.numel() for p in prior.unet.parameters()) / 1e6
+    flops, seconds = counter.get_total_flops(), statistics.median(times)
+    return Forward(modality, type(prior.unet).__name__, params, latent, flops, seconds)
+
+
+class StepLimitExceeded(Exception):
+    """The warm-up step alone took longer than allowed; the run stops there."""
+
+
+class StepClock:
+    """Editor step callback: wall time at the end of every step, and the FLOPs of step 0 (the warm-up step).
+
+    Step 0 starts at the first UNet call, so the encoding before the loop is left out of its time and FLOPs; nothing
+    before that call in a step does matrix work. A step 0 slower than `limit_s` stops the run.
+    """
+
+    def __init__(self, device: str, unets: list[torch.nn.Module], count: bool, limit_s: float):
+        self.device, self.limit_s, self.stamps = device, limit_s, []
+        self.records: list[dict[str, float]] = []
+        self.counter = flop_counter_mode() if count else None
+        self.counting = False
+        self.hooks = [unet.register_forward_pre_hook(self._start) for unet in unets]
+
+    def _start(self, module: torch.nn.Module, args: tuple) -> None:
+        if not self.stamps:  # the first UNet call of step 0
+            self.stamps.append(time.perf_counter())
+            if self.counter is not None:
+                self.counter.__enter__()
+                self.counting = True
+
+    def stop_counting(self) -> None:
+        """Leave the FLOP counter (if inside it) and drop the hooks."""
+        if self.counting:
+            self.counter.__exit__(None, None, None)
+            self.counting = False
+        for hook in self.hooks:
+            hook.remove()
+        self.hooks = []
+
+    def __call__(self, step: int, record: dict[str, float]) -> None:
+        synchronize(self.device)
+        self.stop_counting()
+        self.stamps.append(time.perf_counter())
+        self.records.append(record)
+        if step == 0 and self.warmup_seconds() > self.limit_s:
+            raise StepLimitExceeded
+
+    def warmup_seconds(self) -> float | None:
+        """Duration of step 0, from its first UNet call (None if it never ended)."""
+        return self.stamps[1] - self.stamps[0] if len(self.stamps) > 1 else None
+
+    def step_seconds(self) -> list[float]:
+        """Durations of the steps after the first (warm-up) one."""
+        return [b - a for a, b in zip(self.stamps[1:], self.stamps[2:], strict=False)]
+
+    def nonfinite(self) -> list[str]:
+        """Loss terms that were NaN or infinite at some step (a sign of a broken step, not just a slow one)."""
+        return sorted({k for r in self.records for k, v in r.items() if not math.isfinite(v)})
+
+    def step_flops(self) -> int | None:
+        """All FLOPs of step 0, or None when not counted."""
+        return None if self.counter is None else self.counter.get_total_flops()
+
+
+@dataclass
+class StepRun:
+    """The editor's per-step cost for one size."""
+
+    seconds: list[float] = field(default_factory=list)
+    warmup_s: float | None = None
+    peak_gib: float = float("nan")
+    flops: int | None = None
+    note: str = ""
+
+
+def load_clip(config: EditConfig) -> PreparedClip:
+    """The example clip cut to the configured span (4 frames at 4 fps: one 2×2 grid)."""
+    clip = read_clip(CLIP, start=config.media.start, duration=config.media.duration, require_audio=True)
+    return prepare_clip(clip, config.media)
+
+
+def edit_config(mode: str, steps: int) -> EditConfig:
+    """One grid of 2×2 frames of 256 px (1 s at 4 fps) and the 10.24 s mel window; all loss terms for 'aved'."""
+    config = EditConfig(mode=mode, steps=steps)
+    config.prompts.source, config.prompts.target = PROMPTS
+    config.media.fps, config.media.duration, config.media.frame_size, config.media.grid = 4.0, 1.0, 256, 2
+    return config.validate()
+
+
+def run_editor(
+    video: StableDiffusionPrior, audio: AudioLDM2Prior, mode: str, steps: int, count: bool, limit_s: float
+) -> StepRun:
+    """Run the real Editor for `steps` steps, timing each; FLOPs are counted during the first (warm-up) step."""
+    config = edit_config(mode, steps)
+    source = load_clip(config)
+    device = str(video.device)
+    clock = StepClock(device, [video.unet, audio.unet], count, limit_s)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    gc.collect()
+    reset_peak_memory(device)
+    note = ""
+    try:
+        Editor(video, audio, config).run(source, generator, callback=clock, progress=False)
+    except StepLimitExceeded:
+        note = f"stopped after the warm-up step ({clock.warmup_seconds():.0f} s > --max-step-seconds)"
+    finally:
+        clock.stop_counting()
+    if clock.nonfinite():
+        note = "; ".join(filter(None, [note, f"non-finite losses: {', '.join(clock.nonfinite())}"]))
+    return StepRun(clock.step_seconds(), clock.warmup_seconds(), peak_memory_gib(device), clock.step_flops(), note)
+
+
+def estimated_step_seconds(forwards: list[Forward]) -> float:
+    """A rough step time from single forwards: 4 forwards + a backward (≈ 2 forwards of wall time) per prior."""
+    return 6 * sum(f.seconds for f in forwards)
+
+
+def measure_size(size: str, device: str, dtype: torch.dtype, args: argparse.Namespace) -> tuple[list[Forward], StepRun]:
+    """Build one size's priors, measure their UNet forwards, then the editor step (unless it would be too slow)."""
+    start = time.perf_counter()
+    video, audio = build_priors(size, device, dtype)
+    print(f"[{size}] built priors in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+    repeats = FORWARD_REPEATS["cuda" if device.startswith("cuda") else size]
+    forwards = [
+        unet_forward(video, "video", VIDEO_LATENT, repeats),
+        unet_forward(audio, "audio", AUDIO_LATENT, repeats),
+    ]
+    steps = args.steps or DEFAULT_STEPS[size]
+    estimate = estimated_step_seconds(forwards)
+    if estimate > args.max_step_seconds:
+        run = StepRun(note=f"editor step skipped: ~{estimate:.0f} s estimated > --max-step-seconds; forwards only")
+    else:
+        print(f"[{size}] editor: {steps} steps, ~{estimate:.0f} s each (estimate)", file=sys.stderr, flush=True)
+        run = run_editor(video, audio, args.mode, steps, not args.no_step_flops, args.max_step_seconds)
+    del video, audio
+    gc.collect()
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+    return forwards, run
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def device_name(device: str) -> str:
+    """Human-readable accelerator or CPU model, with the thread count on CPU."""
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    model = names[0] if names else model
+    return f"{model}, {torch.get_num_threads()} threads"
+
+
+def environment(device: str, dtype: str, mode: str) -> str:
+    """One line: date, device, library versions, dtype, mode, and the load average (other jobs skew CPU timings)."""
+    today = datetime.date.today().isoformat()
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    return (
+        f"{today} · device {device} ({device_name(device)}) · torch {torch.__version__} · "
+        f"diffusers {diffusers.__version__} · dtype {dtype} · mode {mode} · python {platform.python_version()} · "
+        f"load avg {load}"
+    )
+
+
+def gflop(value: float | None) -> str:
+    """FLOPs as GFLOP with sensible precision, '—' when absent."""
+    if value is None:
+        return "—"
+    return f"{value / 1e9:,.1f}" if value >= 1e10 else f"{value / 1e9:.3f}"
+
+
+def model_flops(forward_flops: float) -> float:
+    """DESIGN §5's per-step FLOPs for a prior whose forward costs `forward_flops`: 4 forwards + a backward."""
+    return (4 + BACKWARD_FORWARDS) * forward_flops
+
+
+def modality_row(size: str, f: Forward) -> list[str]:
+    """One prior's UNet forward."""
+    latent = "×".join(map(str, f.latent))
+    head = [size, f.modality, f"{f.unet} {f.params_m:.0f}M", latent, gflop(f.flops), f"{f.seconds:.2f}"]
+    return head + [gflop(model_flops(f.flops)), "", "", "", "", ""]
+
+
+def step_row(size: str, forwards: list[Forward], run: StepRun) -> list[str]:
+    """The whole editor step (both priors): FLOPs modelled and counted, time, rate, peak memory."""
+    forward_sum = sum(f.flops for f in forwards)
+    seconds = statistics.mean(run.seconds) if run.seconds else run.warmup_s
+    if run.seconds:
+        cell = f"{seconds:.2f} (n={len(run.seconds)}, min {min(run.seconds):.2f})"
+    else:
+        cell = "—" if seconds is None else f"{seconds:.1f} (warm-up only)"
+    equivalents = f"{run.flops / forward_sum:.2f}×" if run.flops else "—"
+    rate = f"{run.flops / seconds / 1e9:,.0f}" if run.flops and seconds else "—"
+    peak = "—" if seconds is None else f"{run.peak_gib:.2f}"
+    head = [size, "step (both)", "", "", "", "", gflop(model_flops(forward_sum)), gflop(run.flops)]
+    return head + [equivalents, cell, rate, peak]
+
+
+def size_rows(size: str, forwards: list[Forward], run: StepRun) -> list[list[str]]:
+    """Table rows for one size: one per modality (its UNet forward), then the whole editor step."""
+    return [modality_row(size, f) for f in forwards] + [step_row(size, forwards, run)]
+
+
+def render(rows: list[list[str]]) -> str:
+    """A Markdown table, columns padded to width."""
+    header = [
+        "size",
+        "modality",
+        "UNet",
+        "latent",
+        "GFLOP/fwd",
+        "s/fwd",
+        "model GFLOP/step",
+        "measured GFLOP/step",
+        "fwd-equiv",
+        "s/step",
+        "GFLOP/s",
+        "peak GiB",
+    ]
+    table = [header] + rows
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |" for r in table]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def notes(device: str, results: dict[str, tuple[list[Forward], StepRun]]) -> list[str]:
+    """Footnotes: what the columns mean, plus anything skipped."""
+    memory = "torch.cuda.max_memory_allocated" if device.startswith("cuda") else "process peak RSS (ru_maxrss) so far"
+    lines = [
+        "GFLOP/fwd: one batch-1 UNet ε-prediction (torch FlopCounterMode + CPU fused attention); s/fwd: median.",
+        f"model GFLOP/step: DESIGN §5, 4 forwards + backward ≈ {4 + BACKWARD_FORWARDS:g} forwards per prior.",
+        "measured GFLOP/step: FlopCounterMode over all of editor step 0 (both priors, backward, losses).",
+        "fwd-equiv: measured GFLOP/step / (video + audio GFLOP/fwd); DESIGN §5 assumes ~5.5.",
+        f"s/step: mean over the steps after one warm-up step; GFLOP/s: measured GFLOP/step / s/step; peak: {memory}.",
+    ]
+    lines += [f"{size}: {run.note}" for size, (_, run) in results.items() if run.note]
+    return lines
+
+
+# ---------------------------------------------------------------- entry point
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="tiny,full", help="comma-separated subset of tiny,full")
+    parser.add_argument("--steps", type=int, default=None, help="editor steps incl. 1 warm-up (tiny 5, full 2)")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"))
+    parser.add_argument("--mode", default="aved", choices=[m for m in MODES if m != "sdedit"])
+    parser.add_argument("--max-step-seconds", type=float, default=240.0, help="skip an editor run estimated slower")
+    parser.add_argument("--no-step-flops", action="store_true", help="do not count FLOPs during the warm-up step")
+    args = parser.parse_args(argv)
+    args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    if not args.sizes or set(args.sizes) - set(DEFAULT_STEPS):
+        parser.error(f"--sizes: choose from {', '.join(DEFAULT_STEPS)}")
+    if args.steps is not None and args.steps < 2:
+        parser.error("--steps: at least 2 (one warm-up step and one timed step)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measure each requested size and print the environment and one table."""
+    args = parse_args(argv)
+    device, dtype = resolve_device(args.device), getattr(torch, args.dtype)
+    print(environment(device, args.dtype, args.mode))
+    print(f"clip: {CLIP.relative_to(ROOT)} → 4 frames @ 4 fps (one 2×2 grid of 256 px) + 10.24 s mel\n")
+    results = {size: measure_size(size, device, dtype, args) for size in args.sizes}
+    rows = [row for size, (forwards, run) in results.items() for row in size_rows(size, forwards, run)]
+    print(render(rows))
+    print("\n" + "\n".join(f"- {line}" for line in notes(device, results)))
+
+
+if __name__ == "__main__":
+    main()
