@@ -115,6 +115,54 @@ def cmd_edit(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_bench_run(args: argparse.Namespace) -> None:
+    from aved.bench.run import run_command
+    from aved.config import EditConfig, apply_overrides, load_config_file, parse_set
+
+    config = EditConfig()
+    if args.config:
+        apply_overrides(config, load_config_file(args.config))
+    flags = {
+        "model.video": args.video_model,
+        "model.audio": args.audio_model,
+        "model.device": args.device,
+        "model.dtype": args.dtype,
+        "steps": args.steps,
+    }
+    apply_overrides(config, {k: v for k, v in flags.items() if v is not None})
+    sweeps = list(args.sweep or [])
+    modes = [m.strip() for m in (args.mode or "").split(",") if m.strip()]
+    if len(modes) == 1:
+        config.mode = modes[0]
+    elif modes:
+        sweeps.insert(0, "mode=" + ",".join(modes))  # several modes are a sweep over the mode
+    apply_overrides(config, parse_set(args.set or []))
+    config.validate()
+    summaries = run_command(
+        args.manifest,
+        args.videos,
+        args.out,
+        config,
+        metrics=_metric_names(args.metrics),
+        metric_models=_metric_models(args),
+        sweeps=sweeps,
+    )
+    for summary in summaries:
+        print(
+            f"{summary.out_dir} [{summary.process_index + 1}/{summary.num_processes}]: {summary.ok} edited, "
+            f"{summary.skipped} already done, {summary.failed} failed"
+        )
+        for error in summary.errors[:5]:
+            print(f"  {error}")
+
+
+def cmd_bench_report(args: argparse.Namespace) -> None:
+    from aved.bench.report import write_report
+
+    for path in write_report(args.results, args.out):
+        print(f"wrote {path}")
+
+
 def cmd_tiny_models(args: argparse.Namespace) -> None:
     from aved.metrics.tiny import write_tiny_metric_models
     from aved.priors.tiny import write_tiny_models
@@ -245,6 +293,31 @@ def build_parser() -> argparse.ArgumentParser:
     met.add_argument("--device", help="auto (default), cpu, cuda, …")
     met.add_argument("--json", help="where to write the scores (default: EDITED's folder, <name>_metrics.json)")
     met.set_defaults(run=cmd_metrics)
+
+    bench = sub.add_parser("bench", help="AvED-Bench: run a manifest (resumable, shardable), report results")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="ACTION")
+    brun = bench_sub.add_parser("run", help="edit and score every clip of a manifest; resumes where it stopped")
+    brun.add_argument("manifest", help="CSV with columns name, src, trg, src_category, trg_category")
+    brun.add_argument("--videos", required=True, help="folder holding <name>.mp4 for every manifest row")
+    brun.add_argument("--out", required=True, help="results folder (one per config; a rerun resumes)")
+    brun.add_argument("--mode", help="one mode, or several comma-separated (a sweep over modes)")
+    brun.add_argument("--steps", type=int, help="optimisation steps (default 200)")
+    brun.add_argument("--sweep", action="append", metavar="KEY=V1,V2", help="grid over a config field (repeatable)")
+    brun.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config field")
+    brun.add_argument("--config", help="JSON config file")
+    brun.add_argument("--metrics", help="comma-separated subset (default all)")
+    brun.add_argument("--video-model", help="SD 1.x/2.x hub id or diffusers folder")
+    brun.add_argument("--audio-model", help="AudioLDM2 hub id or diffusers folder")
+    brun.add_argument("--clip-model", help="CLIP hub id or folder (default openai/clip-vit-large-patch14)")
+    brun.add_argument("--clap-model", help="CLAP hub id or folder (default laion/clap-htsat-unfused)")
+    brun.add_argument("--dino-model", help="DINO hub id or folder (default facebook/dino-vitb16)")
+    brun.add_argument("--device", help="auto (default; one GPU per process under accelerate launch), cpu, cuda")
+    brun.add_argument("--dtype", choices=DTYPES, help="model precision (default float32)")
+    brun.set_defaults(run=cmd_bench_run)
+    brep = bench_sub.add_parser("report", help="tables (markdown, CSV) and plots from result folders")
+    brep.add_argument("results", nargs="+", help="result folders (a sweep's parent stands for its settings)")
+    brep.add_argument("--out", help="report folder, or a .md file (default: <results>/report)")
+    brep.set_defaults(run=cmd_bench_report)
 
     tiny = sub.add_parser(
         "tiny-models", help="write tiny random model folders: sd, audioldm2, clip, clap, dino (tests, demos)"

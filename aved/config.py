@@ -122,6 +122,11 @@ class EditConfig:
             (0 <= self.t_min <= self.t_max, f"need 0 ≤ t_min ≤ t_max, got {self.t_min}, {self.t_max}"),
             (self.relevance.method in ("fixed", "otsu"), "relevance.method must be fixed or otsu"),
             (self.media.fps > 0 and self.media.duration > 0, "media.fps and media.duration must be positive"),
+            (
+                self.media.duration <= self.media.mel.duration,
+                f"media.duration {self.media.duration} s exceeds the audio window media.mel.duration "
+                f"{self.media.mel.duration} s",
+            ),
             (self.media.grid >= 1 and self.media.frame_size >= 8, "media.grid ≥ 1 and media.frame_size ≥ 8"),
             (0 < self.sdedit_strength <= 1, f"sdedit_strength must be in (0, 1], got {self.sdedit_strength}"),
             (self.model.dtype in ("float32", "float16", "bfloat16"), f"unknown dtype '{self.model.dtype}'"),

@@ -360,19 +360,23 @@ def load_clip(config: EditConfig) -> PreparedClip:
     return prepare_clip(clip, config.media)
 
 
-def edit_config(mode: str, steps: int) -> EditConfig:
-    """One grid of 2×2 frames of 256 px (1 s at 4 fps) and the 10.24 s mel window; all loss terms for 'aved'."""
+def edit_config(mode: str, steps: int, duration: float = 1.0, fps: float = 4.0) -> EditConfig:
+    """⌈duration·fps / 4⌉ grids of 2×2 frames of 256 px (default one: 1 s at 4 fps) and the 10.24 s mel window."""
     config = EditConfig(mode=mode, steps=steps)
     config.prompts.source, config.prompts.target = PROMPTS
-    config.media.fps, config.media.duration, config.media.frame_size, config.media.grid = 4.0, 1.0, 256, 2
+    config.media.fps, config.media.duration, config.media.frame_size, config.media.grid = fps, duration, 256, 2
     return config.validate()
 
 
 def run_editor(
-    video: StableDiffusionPrior, audio: AudioLDM2Prior, mode: str, steps: int, count: bool, limit_s: float
+    video: StableDiffusionPrior,
+    audio: AudioLDM2Prior,
+    args: argparse.Namespace,
+    steps: int,
 ) -> StepRun:
     """Run the real Editor for `steps` steps, timing each; FLOPs are counted during the first (warm-up) step."""
-    config = edit_config(mode, steps)
+    config = edit_config(args.mode, steps, args.duration, args.fps)
+    count, limit_s = not args.no_step_flops, args.max_step_seconds
     source = load_clip(config)
     device = str(video.device)
     clock = StepClock(device, [video.unet, audio.unet], count, limit_s)
@@ -412,7 +416,7 @@ def measure_size(size: str, device: str, dtype: torch.dtype, args: argparse.Name
         run = StepRun(note=f"editor step skipped: ~{estimate:.0f} s estimated > --max-step-seconds; forwards only")
     else:
         print(f"[{size}] editor: {steps} steps, ~{estimate:.0f} s each (estimate)", file=sys.stderr, flush=True)
-        run = run_editor(video, audio, args.mode, steps, not args.no_step_flops, args.max_step_seconds)
+        run = run_editor(video, audio, args, steps)
     del video, audio
     gc.collect()
     if device.startswith("cuda"):
@@ -534,6 +538,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"))
     parser.add_argument("--mode", default="aved", choices=[m for m in MODES if m != "sdedit"])
     parser.add_argument("--max-step-seconds", type=float, default=240.0, help="skip an editor run estimated slower")
+    parser.add_argument("--duration", type=float, default=1.0, help="seconds of the 5 s example clip to edit")
+    parser.add_argument("--fps", type=float, default=4.0, help="frames per second (4 per 2×2 grid)")
     parser.add_argument("--no-step-flops", action="store_true", help="do not count FLOPs during the warm-up step")
     args = parser.parse_args(argv)
     args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
@@ -549,7 +555,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     device, dtype = resolve_device(args.device), getattr(torch, args.dtype)
     print(environment(device, args.dtype, args.mode))
-    print(f"clip: {CLIP.relative_to(ROOT)} → 4 frames @ 4 fps (one 2×2 grid of 256 px) + 10.24 s mel\n")
+    frames = int(args.duration * args.fps + 1e-6)
+    grids = -(-frames // 4)
+    print(
+        f"clip: {CLIP.relative_to(ROOT)} → {frames} frames @ {args.fps:g} fps "
+        f"({grids} 2×2 grids of 256 px) + 10.24 s mel\n"
+    )
     results = {size: measure_size(size, device, dtype, args) for size in args.sizes}
     rows = [row for size, (forwards, run) in results.items() for row in size_rows(size, forwards, run)]
     print(render(rows))

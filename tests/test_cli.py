@@ -274,3 +274,51 @@ def test_metrics_command_prints_a_table_and_writes_json(example_clip, tiny_metri
         capsys, "metrics", example_clip, tmp_path / "gone.mp4", "--source-prompt", "a", "--target-prompt", "b", *models
     )
     _assert_one_line_failure(code, err, "gone.mp4")
+
+
+def test_bench_run_resumes_and_report_writes_tables(example_clip, tiny_models, tmp_path, capsys):
+    videos = tmp_path / "videos"
+    clip = read_clip(example_clip, duration=1.0)
+    videos.mkdir()
+    write_clip(videos / "ball.mp4", clip.frames, clip.fps, clip.audio, clip.sample_rate)
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(
+        "name,src,trg,src_category,trg_category\n"
+        "ball,a red ball,a blue bell,ball,bell\nghost,a red ball,a drum,ball,drum\n"
+    )
+    argv = [
+        "bench",
+        "run",
+        manifest,
+        "--videos",
+        videos,
+        "--out",
+        tmp_path / "out",
+        "--mode",
+        "aved",
+        "--steps",
+        "2",
+        "--metrics",
+        "av_align",
+        "--video-model",
+        tiny_models["sd"],
+        "--audio-model",
+        tiny_models["audioldm2"],
+        "--set",
+        "media.frame_size=64",
+        "--set",
+        "media.duration=1",
+        "--set",
+        "media.mel.duration=2.56",
+    ]
+    code, out, err = _run(capsys, *argv)
+    assert code == 0, err
+    assert "1 edited, 0 already done, 1 failed" in out and "ghost" in out
+    records = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    assert [(r["name"], r["status"]) for r in records] == [("ball", "ok"), ("ghost", "error")]
+    code, out, _ = _run(capsys, *argv)
+    assert code == 0 and "0 edited, 1 already done, 1 failed" in out
+    code, out, _ = _run(capsys, "bench", "report", tmp_path / "out")
+    assert code == 0
+    report = (tmp_path / "out" / "report" / "report.md").read_text()
+    assert "AV-Align" in report and "| aved |" in report
