@@ -57,39 +57,46 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     )
 
 
-def edit_config_from_args(args: argparse.Namespace):
-    """defaults < --config FILE < explicit flags < --set key=value."""
+def resolve_config(args: argparse.Namespace, flags: dict):
+    """defaults < --config FILE < explicit flags (those not None) < --set key=value, validated."""
     from aved.config import EditConfig, apply_overrides, load_config_file, parse_set
 
     config = EditConfig()
     if args.config:
         apply_overrides(config, load_config_file(args.config))
-    flags = {
-        "prompts.source": args.source,
-        "prompts.target": args.target,
-        "prompts.video_source": args.video_source,
-        "prompts.video_target": args.video_target,
-        "prompts.audio_source": args.audio_source,
-        "prompts.audio_target": args.audio_target,
-        "mode": args.mode,
-        "steps": args.steps,
-        "seed": args.seed,
-        "relevance.tau_video": args.tau_video,
-        "relevance.tau_audio": args.tau_audio,
-        "relevance.method": args.relevance,
-        "media.grid": args.grid,
-        "media.fps": args.fps,
-        "media.frame_size": args.frame_size,
-        "media.start": args.start,
-        "media.duration": args.duration,
-        "model.video": args.video_model,
-        "model.audio": args.audio_model,
-        "model.dtype": args.dtype,
-        "model.device": args.device,
-    }
     apply_overrides(config, {k: v for k, v in flags.items() if v is not None})
     apply_overrides(config, parse_set(args.set or []))
     return config.validate()
+
+
+def edit_config_from_args(args: argparse.Namespace):
+    """The edit's config from `aved edit`'s options."""
+    return resolve_config(
+        args,
+        {
+            "prompts.source": args.source,
+            "prompts.target": args.target,
+            "prompts.video_source": args.video_source,
+            "prompts.video_target": args.video_target,
+            "prompts.audio_source": args.audio_source,
+            "prompts.audio_target": args.audio_target,
+            "mode": args.mode,
+            "steps": args.steps,
+            "seed": args.seed,
+            "relevance.tau_video": args.tau_video,
+            "relevance.tau_audio": args.tau_audio,
+            "relevance.method": args.relevance,
+            "media.grid": args.grid,
+            "media.fps": args.fps,
+            "media.frame_size": args.frame_size,
+            "media.start": args.start,
+            "media.duration": args.duration,
+            "model.video": args.video_model,
+            "model.audio": args.audio_model,
+            "model.dtype": args.dtype,
+            "model.device": args.device,
+        },
+    )
 
 
 def cmd_edit(args: argparse.Namespace) -> None:
@@ -117,27 +124,20 @@ def cmd_edit(args: argparse.Namespace) -> None:
 
 def cmd_bench_run(args: argparse.Namespace) -> None:
     from aved.bench.run import run_command
-    from aved.config import EditConfig, apply_overrides, load_config_file, parse_set
 
-    config = EditConfig()
-    if args.config:
-        apply_overrides(config, load_config_file(args.config))
+    modes = [m.strip() for m in (args.mode or "").split(",") if m.strip()]
+    sweeps = list(args.sweep or [])
+    if len(modes) > 1:
+        sweeps.insert(0, "mode=" + ",".join(modes))  # several modes are a sweep over the mode
     flags = {
+        "mode": modes[0] if len(modes) == 1 else None,
+        "steps": args.steps,
         "model.video": args.video_model,
         "model.audio": args.audio_model,
         "model.device": args.device,
         "model.dtype": args.dtype,
-        "steps": args.steps,
     }
-    apply_overrides(config, {k: v for k, v in flags.items() if v is not None})
-    sweeps = list(args.sweep or [])
-    modes = [m.strip() for m in (args.mode or "").split(",") if m.strip()]
-    if len(modes) == 1:
-        config.mode = modes[0]
-    elif modes:
-        sweeps.insert(0, "mode=" + ",".join(modes))  # several modes are a sweep over the mode
-    apply_overrides(config, parse_set(args.set or []))
-    config.validate()
+    config = resolve_config(args, flags)
     summaries = run_command(
         args.manifest,
         args.videos,

@@ -11,11 +11,35 @@ from pathlib import Path
 from typing import Any
 
 from aved.errors import AvedError
-from aved.media.mel import MelConfig
 
 DEFAULT_VIDEO_MODEL = "stabilityai/stable-diffusion-2-1-base"
 DEFAULT_AUDIO_MODEL = "cvssp/audioldm2-large"
 MODES = ("aved", "independent", "video-only", "audio-only", "dds", "sdedit", "random-relevance")
+
+
+@dataclass
+class MelConfig:
+    """The STFT/mel settings AudioLDM2 was trained with; 10.24 s at hop 160 is 1024 frames."""
+
+    sample_rate: int = 16000
+    n_fft: int = 1024
+    hop_length: int = 160
+    win_length: int = 1024
+    n_mels: int = 64
+    fmin: float = 0.0
+    fmax: float = 8000.0
+    clamp: float = 1e-5
+    duration: float = 10.24
+
+    @property
+    def num_samples(self) -> int:
+        """Samples in one padded/cropped window."""
+        return round(self.duration * self.sample_rate)
+
+    @property
+    def num_frames(self) -> int:
+        """Mel frames in one window."""
+        return self.num_samples // self.hop_length
 
 
 @dataclass
@@ -205,16 +229,22 @@ def parse_set(items: list[str]) -> dict[str, str]:
     return out
 
 
-def load_config_file(path: str | Path) -> dict[str, Any]:
-    """A JSON config file (as written beside outputs) → nested mapping."""
+def read_json_object(path: str | Path, missing: str) -> dict[str, Any]:
+    """A JSON file holding one object; one-line AvedErrors for a missing (`missing`), unreadable or other file."""
     try:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
-        raise AvedError(f"{path}: no such config file") from None
+        raise AvedError(missing) from None
     except (OSError, json.JSONDecodeError) as err:
-        raise AvedError(f"{path}: not a readable JSON config ({err})") from None
+        raise AvedError(f"{path}: not a readable JSON file ({err})") from None
     if not isinstance(data, dict):
-        raise AvedError(f"{path}: a config file must hold a JSON object")
+        raise AvedError(f"{path}: expected a JSON object")
+    return data
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """A JSON config file (as written beside outputs) → nested mapping."""
+    data = read_json_object(path, f"{path}: no such config file")
     for key in ("versions", "run"):
         data.pop(key, None)
     return data

@@ -250,6 +250,18 @@ class Editor:
         mask = relevance_mask(scores, self.config.relevance.method, tau)
         return random_mask_like(mask, generator) if self._terms.random_relevance else mask
 
+    def _branch_losses(
+        self, suffix: str, z: torch.Tensor, out: BranchOutput, tau: float, generator: torch.Generator
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """L_dds and L_pres of one modality, and its relevant mask (both modalities share this)."""
+        relevant = self._relevant(out.scores, tau, generator)
+        losses = {f"dds_{suffix}": dds_loss(z, out.delta), f"relevant_{suffix}": relevant.float().mean().detach()}
+        if self._terms.pres:
+            losses[f"pres_{suffix}"] = preservation_loss(
+                out.trg_features, out.src_features, ~relevant, generator, **_pres_kwargs(self.config)
+            )
+        return losses, relevant
+
     def _video_step(
         self,
         branch: ModalityBranch,
@@ -271,12 +283,7 @@ class Editor:
             _randn(z_trg, generator),
             terms.pres or terms.sync,
         )
-        relevant = self._relevant(out.scores, cfg.relevance.tau_video, generator)
-        losses = {"dds_v": dds_loss(z_trg, out.delta), "relevant_v": relevant.float().mean().detach()}
-        if terms.pres:
-            losses["pres_v"] = preservation_loss(
-                out.trg_features, out.src_features, ~relevant, generator, **_pres_kwargs(cfg)
-            )
+        losses, relevant = self._branch_losses("v", z_trg, out, cfg.relevance.tau_video, generator)
         segments = []
         if terms.sync:
             frame_relevant = to_frames(relevant[:, None].float())[:, 0] > 0.5
@@ -298,12 +305,7 @@ class Editor:
         """Audio terms; returns losses, sync segments (one per video frame), S [T, M]."""
         cfg, terms = self.config, self._terms
         out = branch.run(z_src, z, t.to(z.device), _randn(z, generator), terms.pres or terms.sync)
-        relevant = self._relevant(out.scores, cfg.relevance.tau_audio, generator)
-        losses = {"dds_a": dds_loss(z, out.delta), "relevant_a": relevant.float().mean().detach()}
-        if terms.pres:
-            losses["pres_a"] = preservation_loss(
-                out.trg_features, out.src_features, ~relevant, generator, **_pres_kwargs(cfg)
-            )
+        losses, relevant = self._branch_losses("a", z, out, cfg.relevance.tau_audio, generator)
         segments = [
             audio_segments(
                 f[0],

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from aved.bench.manifest import read_manifest
+from aved.config import read_json_object
 from aved.errors import AvedError
 
 MERGED_NAME = "results.jsonl"
@@ -116,13 +117,4 @@ def merge_results(out_dir: str | Path) -> Path:
 
 def read_run_document(out_dir: str | Path) -> dict[str, Any]:
     """`out_dir/config.json` as written by the run (the resolved EditConfig plus its `run` section)."""
-    path = Path(out_dir) / CONFIG_NAME
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise AvedError(f"{out_dir}: not a benchmark folder (no {CONFIG_NAME})") from None
-    except (OSError, json.JSONDecodeError) as err:
-        raise AvedError(f"{path}: not a readable JSON file ({err})") from None
-    if not isinstance(data, dict):
-        raise AvedError(f"{path}: expected a JSON object")
-    return data
+    return read_json_object(Path(out_dir) / CONFIG_NAME, f"{out_dir}: not a benchmark folder (no {CONFIG_NAME})")

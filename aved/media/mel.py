@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import librosa
 import numpy as np
 import torch
 
-
-@dataclass
-class MelConfig:
-    """The STFT/mel settings AudioLDM2 was trained with; 10.24 s at hop 160 is 1024 frames."""
-
-    sample_rate: int = 16000
-    n_fft: int = 1024
-    hop_length: int = 160
-    win_length: int = 1024
-    n_mels: int = 64
-    fmin: float = 0.0
-    fmax: float = 8000.0
-    clamp: float = 1e-5
-    duration: float = 10.24
-
-    @property
-    def num_samples(self) -> int:
-        """Samples in one padded/cropped window."""
-        return round(self.duration * self.sample_rate)
-
-    @property
-    def num_frames(self) -> int:
-        """Mel frames in one window."""
-        return self.num_samples // self.hop_length
+from aved.config import MelConfig
 
 
 def resample(waveform: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
