@@ -236,6 +236,12 @@ def _add_media_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="longest window in s (default 10)")
 
 
+def _add_metric_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--clip-model", help="CLIP hub id or folder (default openai/clip-vit-large-patch14)")
+    parser.add_argument("--clap-model", help="CLAP hub id or folder (default laion/clap-htsat-unfused)")
+    parser.add_argument("--dino-model", help="DINO hub id or folder (default facebook/dino-vitb16)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aved", description="Zero-shot audio-visual editing from text.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -287,9 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     met.add_argument("--metrics", help="comma-separated subset (default: all that the inputs allow)")
     met.add_argument("--categories", help="comma-separated category names, for obj_v / obj_a")
     met.add_argument("--target-category", help="the category the edit should show and sound like")
-    met.add_argument("--clip-model", help="CLIP hub id or folder (default openai/clip-vit-large-patch14)")
-    met.add_argument("--clap-model", help="CLAP hub id or folder (default laion/clap-htsat-unfused)")
-    met.add_argument("--dino-model", help="DINO hub id or folder (default facebook/dino-vitb16)")
+    _add_metric_model_options(met)
     met.add_argument("--device", help="auto (default), cpu, cuda, …")
     met.add_argument("--json", help="where to write the scores (default: EDITED's folder, <name>_metrics.json)")
     met.set_defaults(run=cmd_metrics)
@@ -308,9 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     brun.add_argument("--metrics", help="comma-separated subset (default all)")
     brun.add_argument("--video-model", help="SD 1.x/2.x hub id or diffusers folder")
     brun.add_argument("--audio-model", help="AudioLDM2 hub id or diffusers folder")
-    brun.add_argument("--clip-model", help="CLIP hub id or folder (default openai/clip-vit-large-patch14)")
-    brun.add_argument("--clap-model", help="CLAP hub id or folder (default laion/clap-htsat-unfused)")
-    brun.add_argument("--dino-model", help="DINO hub id or folder (default facebook/dino-vitb16)")
+    _add_metric_model_options(brun)
     brun.add_argument("--device", help="auto (default; one GPU per process under accelerate launch), cpu, cuda")
     brun.add_argument("--dtype", choices=DTYPES, help="model precision (default float32)")
     brun.set_defaults(run=cmd_bench_run)
