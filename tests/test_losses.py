@@ -164,3 +164,13 @@ def test_sync_gradient_reaches_both_modalities():
     a = audio_segments(audio, torch.ones(64, 4, dtype=torch.bool), seconds=2.56, num_segments=4, fps=4.0)
     sync_loss([v], [a]).backward()
     assert video.grad.abs().sum() > 0 and audio.grad.abs().sum() > 0
+
+
+def test_sync_sees_rhythm_under_a_large_static_component():
+    # Pooled features of neighbouring frames are nearly parallel; the rhythm is a small part of them.
+    g = torch.Generator().manual_seed(7)
+    pattern = [1, 0, 0, 1, 1, 0, 1, 0]
+    video = 20 * torch.randn(1, 16, generator=g) + _rhythm(8, 16, pattern, g)
+    audio = 20 * torch.randn(1, 24, generator=g) + _rhythm(8, 24, pattern, g)
+    shuffled = audio[torch.tensor([3, 5, 0, 7, 2, 6, 4, 1])]
+    assert sync_loss([video], [audio]) < sync_loss([video], [shuffled]) - 0.5

@@ -7,8 +7,13 @@ import torch.nn.functional as F
 
 
 def self_similarity(segments: torch.Tensor) -> torch.Tensor:
-    """[K, C] segment features → [K, K] cosine self-similarity matrix."""
-    x = F.normalize(segments.float(), dim=-1)
+    """[K, C] segment features → [K, K] cosine self-similarity of the features minus their mean over time.
+
+    Pooled diffusion features of neighbouring frames are nearly parallel (cosine ≈ 1 everywhere), which would
+    leave every row alike and the InfoNCE flat; removing the static part keeps what changes over time.
+    """
+    x = segments.float()
+    x = F.normalize(x - x.mean(dim=0, keepdim=True), dim=-1)
     return x @ x.transpose(0, 1)
 
 
