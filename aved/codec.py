@@ -64,6 +64,7 @@ def grids_to_frames(grids: torch.Tensor, n: int, num_frames: int) -> np.ndarray:
 @torch.no_grad()
 def encode_frames(prior: StableDiffusionPrior, frames: np.ndarray, n: int, batch: int = 4) -> torch.Tensor:
     """Frames → grid latents z_v [G, C, h, w] (float32)."""
+    prior.check_grid(frames.shape[1], n)
     grids = frames_to_grids(frames, n)
     chunks = tqdm(grids.split(batch), desc="encode frames", leave=False, disable=len(grids) <= batch)
     return torch.cat([prior.encode(chunk) for chunk in chunks])
@@ -80,6 +81,7 @@ def decode_frames(prior: StableDiffusionPrior, z_v: torch.Tensor, n: int, num_fr
 @torch.no_grad()
 def encode_audio(prior: AudioLDM2Prior, audio: np.ndarray, rate: int, media: MediaConfig) -> tuple[torch.Tensor, float]:
     """Waveform → (audio latent z_a [1, C, frames/f, bins/f], gain the front end applied)."""
+    prior.check_mel_frames(media.mel.num_frames)
     mel, gain = waveform_to_mel(audio, rate, media.mel)
     return prior.encode(mel), gain
 

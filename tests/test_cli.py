@@ -377,3 +377,40 @@ def test_bench_run_in_two_processes_equals_one_process(example_clip, tiny_models
         wav_one = sf.read(tmp_path / "one" / "clips" / a["name"] / "edited.wav")[0]
         wav_two = sf.read(tmp_path / "two" / "clips" / b["name"] / "edited.wav")[0]
         assert np.abs(wav_one - wav_two).max() < 1e-4  # the same edit, whichever process made it
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--frame-size", "60"], "frame size 60"),
+        (["--grid", "3", "--frame-size", "72"], "multiple of 16"),
+        (["--set", "media.mel.duration=2.5"], "250 mel frames"),
+    ],
+)
+def test_shapes_the_models_cannot_take_are_one_line(argv, needle, example_clip, tiny_models, tmp_path, capsys):
+    code, _, err = _run(
+        capsys,
+        "edit",
+        example_clip,
+        "--source",
+        "a",
+        "--target",
+        "b",
+        "--out",
+        tmp_path / "o",
+        "--video-model",
+        tiny_models["sd"],
+        "--audio-model",
+        tiny_models["audioldm2"],
+        "--steps",
+        "1",
+        "--duration",
+        "2",
+        "--frame-size",
+        "64",
+        "--set",
+        "media.mel.duration=2.56",
+        *argv,
+    )
+    _assert_one_line_failure(code, err, needle)
+    assert not (tmp_path / "o").exists()

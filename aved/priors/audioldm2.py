@@ -6,6 +6,7 @@ import torch
 from diffusers import AudioLDM2Pipeline
 
 from aved.config import DEFAULT_AUDIO_MODEL
+from aved.errors import AvedError
 from aved.priors.base import Condition, DiffusionPrior, load_pipeline, word_token_positions
 
 # AudioLDM2's UNet feeds encoder_hidden_states_1 (the T5 sequence) to the transformers at stream index > 1
@@ -29,6 +30,15 @@ class AudioLDM2Prior(DiffusionPrior):
     @property
     def sample_rate(self) -> int:
         return self.pipeline.vocoder.config.sampling_rate
+
+    def check_mel_frames(self, frames: int) -> None:
+        """The mel window must pass the VAE and the UNet's downsamplings whole (10.24 s = 1024 frames does)."""
+        multiple = self.pipeline.vae_scale_factor * self.unet_factor
+        if frames % multiple:
+            raise AvedError(
+                f"an audio window of {frames} mel frames does not fit {self.model_id}: media.mel.duration must be "
+                f"a multiple of {multiple} frames ({multiple * 0.01:g} s at hop 160), e.g. 10.24"
+            )
 
     @torch.no_grad()
     def encode_text(self, prompts: list[str]) -> Condition:

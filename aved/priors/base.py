@@ -95,6 +95,11 @@ class DiffusionPrior(ABC):
     def scaling_factor(self) -> float:
         return self.vae.config.scaling_factor
 
+    @property
+    def unet_factor(self) -> int:
+        """How many latent cells one cell of the UNet's coarsest level spans along a side."""
+        return 2 ** (len(self.unet.config.block_out_channels) - 1)
+
     def to(self, device: torch.device | str) -> DiffusionPrior:
         self.pipeline.to(device)
         return self

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from diffusers import StableDiffusionPipeline
 
 from aved.config import DEFAULT_VIDEO_MODEL
+from aved.errors import AvedError
 from aved.priors.base import Condition, DiffusionPrior, load_pipeline, word_token_positions
 
 
@@ -34,6 +37,17 @@ class StableDiffusionPrior(DiffusionPrior):
     def spatial_factor(self) -> int:
         """Pixels per latent cell along one side."""
         return self.pipeline.vae_scale_factor
+
+    def check_grid(self, frame_size: int, grid: int) -> None:
+        """Frames must map to whole latent cells, and a grid's latent must pass the UNet's downsamplings."""
+        factor = self.spatial_factor
+        latent = frame_size * grid // factor
+        if frame_size % factor or latent % self.unet_factor:
+            step = factor * self.unet_factor // math.gcd(grid, self.unet_factor)
+            raise AvedError(
+                f"frame size {frame_size} px with a {grid}×{grid} grid does not fit {self.model_id}: "
+                f"use a frame size that is a multiple of {math.lcm(factor, step)} (e.g. 256)"
+            )
 
     @torch.no_grad()
     def encode_text(self, prompts: list[str]) -> Condition:
