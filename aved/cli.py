@@ -163,6 +163,15 @@ def cmd_bench_report(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
+def cmd_toyworld_export(args: argparse.Namespace) -> None:
+    from aved.toyworld.export import export_tasks
+    from aved.toyworld.tasks import task_set
+
+    tasks = task_set(seed=args.seed, count=args.tasks)
+    manifest = export_tasks(tasks, args.out)
+    print(f"wrote {len(tasks)} tasks to {args.out}: {manifest.name}, videos/ (sources), targets/ (ground truth)")
+
+
 def cmd_tiny_models(args: argparse.Namespace) -> None:
     from aved.metrics.tiny import write_tiny_metric_models
     from aved.priors.tiny import write_tiny_models
@@ -320,6 +329,14 @@ def build_parser() -> argparse.ArgumentParser:
     brep.add_argument("results", nargs="+", help="result folders (a sweep's parent stands for its settings)")
     brep.add_argument("--out", help="report folder, or a .md file (default: <results>/report)")
     brep.set_defaults(run=cmd_bench_report)
+
+    toy = sub.add_parser("toyworld", help="the synthetic ToyWorld: edit tasks with ground truth")
+    toy_sub = toy.add_subparsers(dest="toyworld_command", required=True, metavar="ACTION")
+    export = toy_sub.add_parser("export", help="render the task set as an AvED-Bench folder (for aved bench run)")
+    export.add_argument("out", help="folder for manifest.csv, videos/ and targets/")
+    export.add_argument("--tasks", type=int, default=110, help="number of tasks (default 110)")
+    export.add_argument("--seed", type=int, default=0, help="seed of the task set (default 0)")
+    export.set_defaults(run=cmd_toyworld_export)
 
     tiny = sub.add_parser(
         "tiny-models", help="write tiny random model folders: sd, audioldm2, clip, clap, dino (tests, demos)"

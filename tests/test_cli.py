@@ -414,3 +414,17 @@ def test_shapes_the_models_cannot_take_are_one_line(argv, needle, example_clip, 
     )
     _assert_one_line_failure(code, err, needle)
     assert not (tmp_path / "o").exists()
+
+
+def test_toyworld_export_is_a_bench_folder(tmp_path, capsys):
+    from aved.bench.manifest import read_manifest
+
+    code, out, err = _run(capsys, "toyworld", "export", tmp_path / "toy", "--tasks", "3")
+    assert code == 0, err
+    rows = read_manifest(tmp_path / "toy" / "manifest.csv")
+    assert [r.name for r in rows] == sorted(p.stem for p in (tmp_path / "toy" / "videos").glob("*.mp4"))
+    for row in rows:
+        source = probe_clip(tmp_path / "toy" / "videos" / f"{row.name}.mp4")
+        target = probe_clip(tmp_path / "toy" / "targets" / f"{row.name}.mp4")
+        assert source.frame_count == target.frame_count and source.audio_duration == target.audio_duration
+        assert row.src != row.trg
