@@ -97,15 +97,14 @@ class ModalityBranch:
                 )
             (eps_trg_c,), probs_b, feats_b = self._call(z_trg_t, t, [_TRG], True)
             eps_trg_c = eps_trg_c.detach()
-            src_probs = [probs_a[n][count : 2 * count] for n in self.prob_layers]
             trg_probs = [probs_b[n] for n in self.prob_layers]
         else:
             with torch.no_grad():
                 (eps_src_u, eps_src_c, eps_trg_u, eps_trg_c), probs_a, feats_a = self._call(
                     torch.cat([z_src_t, z_src_t, z_trg_t, z_trg_t]), t, [_UNCOND, _SRC, _UNCOND, _TRG], False
                 )
-            src_probs = [probs_a[n][count : 2 * count] for n in self.prob_layers]
             trg_probs = [probs_a[n][3 * count :] for n in self.prob_layers]
+        src_probs = [probs_a[n][count : 2 * count] for n in self.prob_layers]  # the source-cond rows
         guidance = self.config.guidance_scale
         delta = dds_direction(cfg_combine(eps_src_u, eps_src_c, guidance), cfg_combine(eps_trg_u, eps_trg_c, guidance))
         size = tuple(z_src.shape[-2:])
