@@ -12,12 +12,6 @@ from aved.errors import AvedError
 DTYPES = ("float32", "float16", "bfloat16")
 
 
-def _model_config(args: argparse.Namespace):
-    from aved.config import ModelConfig
-
-    return ModelConfig(video=args.video_model, audio=args.audio_model, device=args.device, dtype=args.dtype)
-
-
 def _output_path(path: str, suffix: str) -> Path:
     out = Path(path)
     if out.suffix.lower() != suffix:
@@ -37,16 +31,28 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
     from aved.codec import prepare_clip, reconstruct
-    from aved.config import MediaConfig
     from aved.media.clip import read_clip, write_clip
 
-    media = MediaConfig(fps=args.fps, duration=args.duration, frame_size=args.frame_size, grid=args.grid)
+    config = resolve_config(
+        args,
+        {
+            "media.fps": args.fps,
+            "media.duration": args.duration,
+            "media.frame_size": args.frame_size,
+            "media.grid": args.grid,
+            "media.start": args.start,
+            "model.video": args.video_model,
+            "model.audio": args.audio_model,
+            "model.device": args.device,
+            "model.dtype": args.dtype,
+        },
+    )
+    media, model = config.media, config.model
     out = _output_path(args.output, ".mp4")
-    clip = read_clip(args.clip, start=args.start, duration=media.duration, require_audio=True)
+    clip = read_clip(args.clip, start=media.start, duration=media.duration, require_audio=True)
     source = prepare_clip(clip, media)
     from aved.priors.load import load_audio_prior, load_video_prior
 
-    model = _model_config(args)
     video, audio = load_video_prior(model), load_audio_prior(model)
     started = time.perf_counter()
     result = reconstruct(source, video, audio, media)
@@ -58,14 +64,14 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
 
 
 def resolve_config(args: argparse.Namespace, flags: dict):
-    """defaults < --config FILE < explicit flags (those not None) < --set key=value, validated."""
-    from aved.config import EditConfig, apply_overrides, load_config_file, parse_set
+    """defaults < --model preset < --config FILE < explicit flags (those not None) < --set key=value, validated."""
+    from aved.config import EditConfig, apply_overrides, apply_preset, load_config_file, parse_set
 
-    config = EditConfig()
-    if args.config:
+    config = apply_preset(EditConfig(), getattr(args, "model", None))
+    if getattr(args, "config", None):
         apply_overrides(config, load_config_file(args.config))
     apply_overrides(config, {k: v for k, v in flags.items() if v is not None})
-    apply_overrides(config, parse_set(args.set or []))
+    apply_overrides(config, parse_set(getattr(args, "set", None) or []))
     return config.validate()
 
 
@@ -172,6 +178,60 @@ def cmd_toyworld_export(args: argparse.Namespace) -> None:
     print(f"wrote {len(tasks)} tasks to {args.out}: {manifest.name}, videos/ (sources), targets/ (ground truth)")
 
 
+def cmd_toyworld_train(args: argparse.Namespace) -> None:
+    from aved.toyworld.card import write_priors
+    from aved.toyworld.train import TrainConfig, train_priors
+
+    started = time.perf_counter()
+    result = train_priors(TrainConfig(seed=args.seed))
+    out = write_priors(result, args.out)
+    print(f"wrote {out}: video/, audio/, MODEL_CARD.md ({(time.perf_counter() - started) / 60:.1f} min)")
+
+
+def cmd_toyworld_bench(args: argparse.Namespace) -> None:
+    from aved.toyworld.bench import BENCH_MODES, run_bench, write_bench_report
+
+    modes = [m.strip() for m in (args.modes or ",".join(BENCH_MODES)).split(",") if m.strip()]
+    config = resolve_config(
+        args,
+        {
+            "steps": args.steps,
+            "seed": args.seed,
+            "model.video": args.video_model,
+            "model.audio": args.audio_model,
+            "model.device": args.device,
+            "model.dtype": args.dtype,
+        },
+    )
+    shard = _parse_shard(args.shard)
+    run_bench(args.out, config, modes, count=args.tasks, shard=shard)
+    if shard[1] == 1:
+        written = write_bench_report(args.out)
+        print((Path(args.out) / "table.md").read_text().split("\n\n![")[0])
+        print(f"wrote {', '.join(p.name for p in written)} to {args.out}")
+
+
+def _parse_shard(text: str | None) -> tuple[int, int]:
+    """'I/N' → (I, N) with 0 ≤ I < N; None → (0, 1)."""
+    if not text:
+        return 0, 1
+    index, sep, count = text.partition("/")
+    try:
+        shard = int(index), int(count)
+    except ValueError:
+        shard = (-1, 0)
+    if not sep or not 0 <= shard[0] < shard[1]:
+        raise AvedError(f"--shard {text!r}: expected I/N with 0 ≤ I < N, e.g. 0/4")
+    return shard
+
+
+def cmd_toyworld_report(args: argparse.Namespace) -> None:
+    from aved.toyworld.bench import write_bench_report
+
+    for path in write_bench_report(args.out):
+        print(f"wrote {path}")
+
+
 def cmd_tiny_models(args: argparse.Namespace) -> None:
     from aved.metrics.tiny import write_tiny_metric_models
     from aved.priors.tiny import write_tiny_models
@@ -229,20 +289,21 @@ def cmd_metrics(args: argparse.Namespace) -> None:
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
-    from aved.config import DEFAULT_AUDIO_MODEL, DEFAULT_VIDEO_MODEL
-
-    parser.add_argument("--video-model", default=DEFAULT_VIDEO_MODEL, help="SD 1.x/2.x hub id or diffusers folder")
-    parser.add_argument("--audio-model", default=DEFAULT_AUDIO_MODEL, help="AudioLDM2 hub id or diffusers folder")
-    parser.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda, cuda:1, …")
-    parser.add_argument("--dtype", default="float32", choices=DTYPES)
+    parser.add_argument(
+        "--model", help="a preset naming both priors and their media settings: toyworld (the shipped CPU models)"
+    )
+    parser.add_argument("--video-model", help="SD 1.x/2.x hub id or diffusers folder")
+    parser.add_argument("--audio-model", help="AudioLDM2 hub id or diffusers folder")
+    parser.add_argument("--device", help="auto (default: cuda if present), cpu, cuda, cuda:1, …")
+    parser.add_argument("--dtype", choices=DTYPES, help="model precision (default float32)")
 
 
 def _add_media_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--fps", type=float, default=4.0, help="frames sampled per second (default 4)")
-    parser.add_argument("--grid", type=int, default=2, help="n: frames are packed n×n per grid image (default 2)")
-    parser.add_argument("--frame-size", type=int, default=256, help="side of each square frame in px (default 256)")
-    parser.add_argument("--start", type=float, default=0.0, help="start of the window in s (default 0)")
-    parser.add_argument("--duration", type=float, default=10.0, help="longest window in s (default 10)")
+    parser.add_argument("--fps", type=float, help="frames sampled per second (default 4)")
+    parser.add_argument("--grid", type=int, help="n: frames packed n×n per grid image (default 2)")
+    parser.add_argument("--frame-size", type=int, help="side of each square frame in px (default 256)")
+    parser.add_argument("--start", type=float, help="start of the window in s (default 0)")
+    parser.add_argument("--duration", type=float, help="longest window in s (default 10)")
 
 
 def _add_metric_model_options(parser: argparse.ArgumentParser) -> None:
@@ -280,15 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--tau-video", type=float, help="relevance threshold for frames (default 0.8)")
     ed.add_argument("--tau-audio", type=float, help="relevance threshold for sound (default 0.8)")
     ed.add_argument("--relevance", choices=("fixed", "otsu"), help="threshold rule (default fixed)")
-    ed.add_argument("--fps", type=float, help="frames sampled per second (default 4)")
-    ed.add_argument("--grid", type=int, help="n: frames packed n×n per grid image (default 2)")
-    ed.add_argument("--frame-size", type=int, help="side of each square frame in px (default 256)")
-    ed.add_argument("--start", type=float, help="start of the window in s (default 0)")
-    ed.add_argument("--duration", type=float, help="longest window in s (default 10)")
-    ed.add_argument("--video-model", help="SD 1.x/2.x hub id or diffusers folder")
-    ed.add_argument("--audio-model", help="AudioLDM2 hub id or diffusers folder")
-    ed.add_argument("--device", help="auto (default), cpu, cuda, cuda:1, …")
-    ed.add_argument("--dtype", choices=DTYPES, help="model precision (default float32)")
+    _add_media_options(ed)
+    _add_model_options(ed)
     ed.add_argument("--config", help="JSON config file (e.g. a config.json written by an earlier edit)")
     ed.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config field, e.g. weights.sync=2")
     ed.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
@@ -319,11 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     brun.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config field")
     brun.add_argument("--config", help="JSON config file")
     brun.add_argument("--metrics", help="comma-separated subset (default all)")
-    brun.add_argument("--video-model", help="SD 1.x/2.x hub id or diffusers folder")
-    brun.add_argument("--audio-model", help="AudioLDM2 hub id or diffusers folder")
+    _add_model_options(brun)
     _add_metric_model_options(brun)
-    brun.add_argument("--device", help="auto (default; one GPU per process under accelerate launch), cpu, cuda")
-    brun.add_argument("--dtype", choices=DTYPES, help="model precision (default float32)")
     brun.set_defaults(run=cmd_bench_run)
     brep = bench_sub.add_parser("report", help="tables (markdown, CSV) and plots from result folders")
     brep.add_argument("results", nargs="+", help="result folders (a sweep's parent stands for its settings)")
@@ -337,6 +388,25 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--tasks", type=int, default=110, help="number of tasks (default 110)")
     export.add_argument("--seed", type=int, default=0, help="seed of the task set (default 0)")
     export.set_defaults(run=cmd_toyworld_export)
+    train = toy_sub.add_parser("train", help="train the two ToyWorld priors (seeded; under an hour on 2 CPU cores)")
+    train.add_argument("--out", required=True, help="folder for video/, audio/ and MODEL_CARD.md (replaced whole)")
+    train.add_argument("--seed", type=int, default=0, help="seed of data, initialisation and batches (default 0)")
+    train.set_defaults(run=cmd_toyworld_train)
+    tbench = toy_sub.add_parser(
+        "bench", help="every mode on every task, scored against the ground truth (resumable; table + plots)"
+    )
+    tbench.add_argument("--out", required=True, help="results folder; a rerun resumes where it stopped")
+    tbench.add_argument("--modes", help="comma-separated (default: aved,independent,dds,sdedit,video-only,audio-only)")
+    tbench.add_argument("--tasks", type=int, default=110, help="first N tasks of the seeded task set (default 110)")
+    tbench.add_argument("--steps", type=int, help="optimisation steps (default 200)")
+    tbench.add_argument("--seed", type=int, help="edit seed (default 0)")
+    tbench.add_argument("--shard", help="I/N: run every N-th task from the I-th (parallel processes); report after")
+    tbench.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config field")
+    _add_model_options(tbench)
+    tbench.set_defaults(run=cmd_toyworld_bench, model="toyworld")
+    treport = toy_sub.add_parser("report", help="table.md, table.csv, by_edit_type.csv and summary.png of a bench")
+    treport.add_argument("out", help="the bench's results folder")
+    treport.set_defaults(run=cmd_toyworld_report)
 
     tiny = sub.add_parser(
         "tiny-models", help="write tiny random model folders: sd, audioldm2, clip, clap, dino (tests, demos)"

@@ -14,6 +14,19 @@ from aved.errors import AvedError
 
 DEFAULT_VIDEO_MODEL = "stabilityai/stable-diffusion-2-1-base"
 DEFAULT_AUDIO_MODEL = "cvssp/audioldm2-large"
+TOYWORLD_WEIGHTS = Path(__file__).resolve().parent / "toyworld" / "weights"
+# A preset names both priors and the media settings they were trained for; explicit options still override it.
+MODEL_PRESETS: dict[str, dict[str, Any]] = {
+    "toyworld": {
+        "model.video": str(TOYWORLD_WEIGHTS / "video"),
+        "model.audio": str(TOYWORLD_WEIGHTS / "audio"),
+        "media.fps": 4.0,
+        "media.duration": 2.0,
+        "media.frame_size": 64,
+        "media.grid": 2,
+        "media.mel.duration": 2.0,
+    },
+}
 MODES = ("aved", "independent", "video-only", "audio-only", "dds", "sdedit", "random-relevance")
 
 
@@ -216,6 +229,15 @@ def apply_overrides(config: EditConfig, values: dict[str, Any]) -> EditConfig:
     for key, value in values.items():
         _assign(config, key, key.split("."), value)
     return config
+
+
+def apply_preset(config: EditConfig, name: str | None) -> EditConfig:
+    """Apply MODEL_PRESETS[name] (nothing for None); a one-line error names the presets there are."""
+    if name is None:
+        return config
+    if name not in MODEL_PRESETS:
+        raise AvedError(f"unknown model preset '{name}', use one of {', '.join(MODEL_PRESETS)}")
+    return apply_overrides(config, MODEL_PRESETS[name])
 
 
 def parse_set(items: list[str]) -> dict[str, str]:

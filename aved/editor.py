@@ -19,6 +19,7 @@ from aved.losses.sync import audio_segments, video_segments
 from aved.media.frames import invert_permutation, permute_cells, shuffle_permutation, unpack_grids
 from aved.priors import AudioLDM2Prior, DiffusionPrior, StableDiffusionPrior
 from aved.relevance import edit_token_positions, layer_shape, random_mask_like, relevance_map, relevance_mask
+from aved.sampling import ddim_denoise
 
 StepCallback = Callable[[int, dict[str, float]], None]
 _UNCOND, _SRC, _TRG = 0, 1, 2  # rows of each modality's Condition
@@ -321,14 +322,8 @@ class Editor:
     def _sdedit(self, source: PreparedClip, generator: torch.Generator, progress: bool) -> EditResult:
         """SDEdit baseline: noise each source latent to t0 = strength·T, then DDIM-denoise with the target prompt."""
         cfg, n = self.config, self.config.media.grid
-        z_v = self._denoise(
-            self.video,
-            encode_frames(self.video, source.frames, n),
-            cfg.prompts.video()[1],
-            generator,
-            progress,
-            "sdedit video",
-        )
+        z_v_src = encode_frames(self.video, source.frames, n)
+        z_v = self._denoise(self.video, z_v_src, cfg.prompts.video()[1], generator, progress, "sdedit video")
         z_a_src, gain = encode_audio(self.audio, source.audio, source.sample_rate, cfg.media)
         z_a = self._denoise(self.audio, z_a_src, cfg.prompts.audio()[1], generator, progress, "sdedit audio")
         return EditResult(
@@ -341,32 +336,12 @@ class Editor:
             z_audio=z_a,
         )
 
-    def _denoise(
-        self,
-        prior: DiffusionPrior,
-        z: torch.Tensor,
-        prompt: str,
-        generator: torch.Generator,
-        progress: bool,
-        desc: str,
-    ) -> torch.Tensor:
-        from diffusers import DDIMScheduler
-
-        scheduler = DDIMScheduler.from_config(prior.pipeline.scheduler.config, prediction_type="epsilon")
-        scheduler.set_timesteps(self.config.steps, device=prior.device)
-        start = min(
-            len(scheduler.timesteps) - 1,
-            int(round(len(scheduler.timesteps) * (1 - self.config.sdedit_strength))),
+    def _denoise(self, prior, z, prompt: str, generator: torch.Generator, progress: bool, desc: str) -> torch.Tensor:
+        cfg = self.config
+        prompts = [prompt] * z.shape[0]
+        return ddim_denoise(
+            prior, z, prompts, cfg.steps, cfg.guidance_scale, generator, cfg.sdedit_strength, progress, desc
         )
-        timesteps = scheduler.timesteps[start:]
-        z = scheduler.add_noise(z, _randn(z, generator), timesteps[:1])
-        cond = prior.encode_text(["", prompt])
-        count = z.shape[0]
-        rows = cond.take([0] * count + [1] * count)
-        for t in tqdm(timesteps, desc=desc, disable=not progress, leave=False):
-            eps_u, eps_c = prior.predict_noise(torch.cat([z, z]), t, rows).split(count)
-            z = scheduler.step(cfg_combine(eps_u, eps_c, self.config.guidance_scale), t, z).prev_sample
-        return z
 
 
 def _child_generator(parent: torch.Generator) -> torch.Generator:

@@ -116,6 +116,7 @@ def test_missing_checkpoint_is_one_line(example_clip, tmp_path, capsys):
         (["--mode", "magic"], "mode"),
         (["--grid", "0"], "grid"),
         (["--config", "missing.json"], "missing.json"),
+        (["--model", "dreamworld"], "toyworld"),
     ],
 )
 def test_bad_edit_options_are_one_line(argv, needle, example_clip, tmp_path, capsys):
@@ -179,6 +180,31 @@ def test_dry_run_resolves_every_layer_of_config(example_clip, tmp_path, capsys):
     resolved = json.loads(out)
     assert resolved["steps"] == 9 and resolved["relevance"]["tau_audio"] == 0.6 and resolved["weights"]["sync"] == 2.0
     assert resolved["prompts"]["source"] == "a cat" and not list(tmp_path.glob("*.mp4"))
+
+
+def test_model_preset_sits_under_config_flags_and_set(example_clip, tmp_path, capsys):
+    from aved.config import TOYWORLD_WEIGHTS
+
+    argv = [
+        "edit",
+        example_clip,
+        "--source",
+        "a",
+        "--target",
+        "b",
+        "--out",
+        tmp_path,
+        "--dry-run",
+        "--model",
+        "toyworld",
+    ]
+    code, out, _ = _run(capsys, *argv, "--frame-size", "128", "--set", "media.mel.duration=2.56")
+    assert code == 0
+    resolved = json.loads(out)
+    assert resolved["model"]["video"] == str(TOYWORLD_WEIGHTS / "video")
+    assert resolved["model"]["audio"] == str(TOYWORLD_WEIGHTS / "audio")
+    assert resolved["media"]["grid"] == 2 and resolved["media"]["duration"] == 2.0
+    assert resolved["media"]["frame_size"] == 128 and resolved["media"]["mel"]["duration"] == 2.56
 
 
 def test_edit_end_to_end_writes_every_output(example_clip, tiny_models, tmp_path, capsys):

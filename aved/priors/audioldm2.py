@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import librosa
+import numpy as np
 import torch
 from diffusers import AudioLDM2Pipeline
 
-from aved.config import DEFAULT_AUDIO_MODEL
+from aved.config import DEFAULT_AUDIO_MODEL, MelConfig
 from aved.errors import AvedError
 from aved.priors.base import Condition, DiffusionPrior, load_pipeline, word_token_positions
 
@@ -23,13 +28,15 @@ class AudioLDM2Prior(DiffusionPrior):
     def from_pretrained(
         cls, model_id: str = DEFAULT_AUDIO_MODEL, dtype: torch.dtype = torch.float32, device: str = "cpu"
     ) -> AudioLDM2Prior:
-        pipeline = load_pipeline(AudioLDM2Pipeline, model_id, "audio", "--audio-model", dtype=dtype)
+        extra = {"vocoder": None} if _saved_without_vocoder(model_id) else {}
+        pipeline = load_pipeline(AudioLDM2Pipeline, model_id, "audio", "--audio-model", dtype=dtype, **extra)
         pipeline.set_progress_bar_config(disable=True)
         return cls(pipeline.to(device), model_id)
 
     @property
     def sample_rate(self) -> int:
-        return self.pipeline.vocoder.config.sampling_rate
+        vocoder = self.pipeline.vocoder
+        return MelConfig().sample_rate if vocoder is None else vocoder.config.sampling_rate
 
     def check_mel_frames(self, frames: int) -> None:
         """The mel window must pass the VAE and the UNet's downsamplings whole (10.24 s = 1024 frames does)."""
@@ -63,6 +70,8 @@ class AudioLDM2Prior(DiffusionPrior):
     def mel_to_waveform(self, mel: torch.Tensor) -> torch.Tensor:
         """[B, 1, frames, bins] log-mel → [B, frames·hop] waveform at `sample_rate`, float32."""
         vocoder = self.pipeline.vocoder
+        if vocoder is None:
+            return griffin_lim(mel)
         return vocoder(mel[:, 0].to(vocoder.device, vocoder.dtype)).float()
 
     def relevance_layers(self) -> list[str]:
@@ -86,3 +95,32 @@ class AudioLDM2Prior(DiffusionPrior):
         tokenizer = self.pipeline.tokenizer_2
         encoded = tokenizer(prompt, return_offsets_mapping=True, truncation=True, max_length=tokenizer.model_max_length)
         return word_token_positions(prompt, encoded["offset_mapping"])
+
+
+def _saved_without_vocoder(model_id: str) -> bool:
+    """A local pipeline folder saved with vocoder None (the ToyWorld sound prior decodes with Griffin-Lim)."""
+    index = Path(model_id) / "model_index.json"
+    if not index.is_file():
+        return False
+    return json.loads(index.read_text()).get("vocoder") == [None, None]
+
+
+def griffin_lim(mel: torch.Tensor, config: MelConfig | None = None, iterations: int = 32) -> torch.Tensor:
+    """[B, 1, frames, bins] log-mel (aved.media.mel's front end) → [B, frames·hop] waveform by Griffin-Lim."""
+    config = config or MelConfig()
+    magnitude = np.exp(mel[:, 0].float().cpu().numpy()).transpose(0, 2, 1)  # [B, bins, frames]
+    stft = librosa.feature.inverse.mel_to_stft(
+        magnitude, sr=config.sample_rate, n_fft=config.n_fft, power=1.0, fmin=config.fmin, fmax=config.fmax
+    )
+    # log_mel's frame k is centred on sample k·hop + hop/2; librosa's (center=True) on k·hop.
+    shift = config.hop_length // 2
+    waves = librosa.griffinlim(
+        stft,
+        n_iter=iterations,
+        hop_length=config.hop_length,
+        win_length=config.win_length,
+        n_fft=config.n_fft,
+        random_state=0,
+    )[..., shift:]
+    waves = np.pad(waves, [(0, 0)] * (waves.ndim - 1) + [(0, mel.shape[2] * config.hop_length - waves.shape[-1])])
+    return torch.from_numpy(np.ascontiguousarray(waves, dtype=np.float32)).to(mel.device)

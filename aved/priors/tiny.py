@@ -85,16 +85,17 @@ def _add_merged_tokens(vocab: dict[str, int], merges: list[tuple[str, str]]) -> 
         vocab.setdefault(left + right, len(vocab))
 
 
-def tiny_clip_tokenizer() -> CLIPTokenizer:
-    """Build an SD-2 style CLIP byte-level BPE tokenizer in memory (pad token "!", 77 tokens)."""
+def tiny_clip_tokenizer(words: tuple[str, ...] | None = None, max_length: int = 77) -> CLIPTokenizer:
+    """Build an SD-2 style CLIP byte-level BPE tokenizer in memory (pad token "!") knowing `words` whole."""
     alphabet = _byte_alphabet()
     vocab = {char: index for index, char in enumerate(alphabet)}
     vocab.update({char + "</w>": len(alphabet) + index for index, char in enumerate(alphabet)})
-    merges = _word_merges([[*word[:-1], word[-1] + "</w>"] for word in _common_words() if len(word) > 1])
+    words = _common_words() if words is None else words
+    merges = _word_merges([[*word[:-1], word[-1] + "</w>"] for word in words if len(word) > 1])
     _add_merged_tokens(vocab, merges)
     vocab["<|startoftext|>"] = len(vocab)
     vocab["<|endoftext|>"] = len(vocab)
-    return CLIPTokenizer(vocab=vocab, merges=merges, pad_token="!", model_max_length=77)
+    return CLIPTokenizer(vocab=vocab, merges=merges, pad_token="!", model_max_length=max_length)
 
 
 def tiny_roberta_tokenizer() -> RobertaTokenizer:
@@ -109,13 +110,14 @@ def tiny_roberta_tokenizer() -> RobertaTokenizer:
     return RobertaTokenizer(vocab=vocab, merges=merges, model_max_length=77)
 
 
-def tiny_t5_tokenizer() -> T5Tokenizer:
-    """Build a T5 unigram tokenizer in memory (characters, "▁"-prefixed letters and words), 128 tokens."""
+def tiny_t5_tokenizer(words: tuple[str, ...] | None = None, max_length: int = 128) -> T5Tokenizer:
+    """Build a T5 unigram tokenizer in memory (characters, "▁"-prefixed letters and whole `words`)."""
     pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -3.0)]
     pieces += [(char, -6.0) for char in string.ascii_letters + string.digits + string.punctuation]
     pieces += [("▁" + char, -5.0) for char in string.ascii_lowercase + string.digits]
-    pieces += [("▁" + word, -2.0) for word in _common_words() if len(word) > 1]
-    return T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=128)
+    words = _common_words() if words is None else words
+    pieces += [("▁" + word, -2.0) for word in words if len(word) > 1]
+    return T5Tokenizer(vocab=pieces, extra_ids=0, model_max_length=max_length)
 
 
 def tiny_sd_unet() -> UNet2DConditionModel:
@@ -153,7 +155,7 @@ def tiny_sd_vae() -> AutoencoderKL:
 
 
 def tiny_clip_text_encoder(tokenizer: CLIPTokenizer) -> CLIPTextModel:
-    """Build a 2-layer, 32-d CLIP text encoder whose special ids match the tokenizer."""
+    """Build a 2-layer, 32-d CLIP text encoder whose special ids and length match the tokenizer."""
     torch.manual_seed(0)
     config = CLIPTextConfig(
         vocab_size=len(tokenizer),
@@ -161,7 +163,7 @@ def tiny_clip_text_encoder(tokenizer: CLIPTokenizer) -> CLIPTextModel:
         intermediate_size=37,
         num_hidden_layers=2,
         num_attention_heads=4,
-        max_position_embeddings=77,
+        max_position_embeddings=tokenizer.model_max_length,
         projection_dim=32,
         hidden_act="gelu",
         layer_norm_eps=1e-5,

@@ -1,0 +1,312 @@
+"""`aved toyworld bench`: each editing mode on each ToyWorld task, scored against the ground truth; resumable.
+
+Every task is also scored as `source` (no edit) and `ground truth` (the target render): the rows every mode
+sits between. Results are appended one line per (task, row) to results.jsonl, so a stopped run resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from aved.bench.report import _csv_text, _markdown_table, summarize
+from aved.bench.results import append_record, read_records, write_atomic
+from aved.codec import PreparedClip, prepare_clip
+from aved.config import EditConfig, MelConfig
+from aved.errors import AvedError
+from aved.media.clip import write_clip
+from aved.media.mel import waveform_to_mel
+from aved.metrics.av_align import av_align
+from aved.toyworld.evaluate import frame_attributes
+from aved.toyworld.render import trajectory
+from aved.toyworld.scorers import background_psnr, centroid, match_onsets, object_mask, sound_events
+from aved.toyworld.tasks import EditTask, task_set
+
+BENCH_MODES = ("aved", "independent", "dds", "sdedit", "video-only", "audio-only")
+SOURCE_ROW, TRUTH_ROW = "source", "ground truth"
+VISUAL = ("kind", "colour", "background")
+# metric → column title (arrow: which way is better)
+METRICS = {
+    "frame_target_acc": "target attr. acc. frames ↑",
+    "sound_target_acc": "target kind acc. sound ↑",
+    "frame_leak": "unwanted change frames ↓",
+    "sound_leak": "unwanted change sound ↓",
+    "trajectory_px": "trajectory err. px ↓",
+    "background_psnr": "background PSNR vs source dB ↑",
+    "onset_ms": "onset err. ms ↓",
+    "av_align": "AV-Align ↑",
+    "gt_psnr": "PSNR vs truth dB ↑",
+    "gt_mel_l1": "mel L1 vs truth ↓",
+}
+RESULTS, SETTINGS = "results.jsonl", "bench.json"
+
+
+# ----------------------------------------------------------------------------------------------- scoring
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR (dB) of two uint8 arrays."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 100.0 if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else math.nan
+
+
+def frame_metrics(task: EditTask, frames: np.ndarray, source: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Attribute accuracy and leakage, trajectory error and background PSNR vs the source, PSNR vs the truth."""
+    changed = [a for a in VISUAL if a in task.changed] or list(VISUAL)  # identity: every attribute is a target
+    kept = [a for a in VISUAL if a not in task.changed]
+    hits, leaks, distances, psnrs = [], [], [], []
+    for frame, original in zip(frames, source, strict=True):
+        found = frame_attributes(frame)
+        hits += [found[a] == getattr(task.target, a) for a in changed]
+        leaks += [found[a] != getattr(task.source, a) for a in kept]
+        mask, source_mask = object_mask(frame), object_mask(original)
+        if mask.any() and source_mask.any():
+            distances.append(float(np.hypot(*np.subtract(centroid(mask), centroid(source_mask)))))
+        psnrs.append(background_psnr(frame, original, mask, source_mask))
+    return {
+        "frame_target_acc": _mean(hits),
+        "frame_leak": _mean(leaks),
+        "trajectory_px": _mean(distances),
+        "background_psnr": float(np.nanmean(psnrs)) if not np.isnan(psnrs).all() else math.nan,
+        "gt_psnr": _psnr(frames, truth),
+    }
+
+
+def sound_metrics(
+    task: EditTask, audio: np.ndarray, rate: int, impacts: np.ndarray, truth_mel: torch.Tensor, mel_config: MelConfig
+) -> dict[str, float]:
+    """Target-kind accuracy and kind leakage of the sound events, onset error vs the source, mel L1 vs truth.
+
+    A soundtrack with no event scores 0 accuracy and, where the sound should have stayed, full leakage.
+    """
+    events = sound_events(audio, rate)
+    kinds = [kind for _, kind in events]
+    if "kind" in task.changed:
+        leak = math.nan
+    else:
+        leak = _mean([k != task.source.kind for k in kinds]) if kinds else 1.0
+    pairs = match_onsets(np.asarray([onset for onset, _ in events]), impacts)
+    mel, _ = waveform_to_mel(audio, rate, mel_config)
+    return {
+        "sound_target_acc": _mean([k == task.target.kind for k in kinds]) if kinds else 0.0,
+        "sound_leak": leak,
+        "onset_ms": _mean([1000 * abs(events[i][0] - impacts[j]) for i, j in pairs]),
+        "gt_mel_l1": float((mel - truth_mel).abs().mean()),
+    }
+
+
+def score_row(task: EditTask, source: PreparedClip, truth: PreparedClip, edited: PreparedClip, mel: MelConfig):
+    """Every metric of one edited clip (frames at the engine's fps and size, sound at any rate)."""
+    span = len(source.frames) / source.fps
+    impacts = trajectory(task.source).impacts
+    impacts = impacts[impacts < span]
+    truth_mel = waveform_to_mel(truth.audio, truth.sample_rate, mel)[0]
+    return {
+        **frame_metrics(task, edited.frames, source.frames, truth.frames),
+        **sound_metrics(task, edited.audio, edited.sample_rate, impacts, truth_mel, mel),
+        "av_align": av_align(edited.frames, edited.fps, edited.audio, edited.sample_rate),
+    }
+
+
+# ----------------------------------------------------------------------------------------------- running
+
+
+def _settings(config: EditConfig, count: int, task_seed: int) -> dict[str, Any]:
+    """What makes two runs comparable (modes may be added to a folder later)."""
+    doc = config.to_dict()
+    doc.pop("mode")
+    doc.pop("prompts")
+    return {"tasks": count, "task_seed": task_seed, "config": doc}
+
+
+def claim_folder(out_dir: Path, settings: dict[str, Any]) -> None:
+    """Create out_dir with its settings, or refuse one that holds a run with other settings."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / SETTINGS
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if saved != json.loads(json.dumps(settings)):
+            raise AvedError(
+                f"{out_dir}: holds a toyworld bench run with other settings (see {SETTINGS}); use another --out"
+            )
+        return
+    write_atomic(path, json.dumps(settings, indent=2) + "\n")
+
+
+def run_bench(
+    out_dir: str | Path,
+    config: EditConfig,
+    modes: list[str],
+    count: int = 110,
+    task_seed: int = 0,
+    shard: tuple[int, int] = (0, 1),
+    progress: bool = True,
+) -> Path:
+    """Edit and score every task in every mode (plus the source and truth rows) not yet in the results.
+
+    Shard (i, n) takes tasks i, i + n, … and appends to its own results file, so n processes can share a folder.
+    """
+    from aved.api import edit
+    from aved.priors.load import load_audio_prior, load_video_prior
+
+    unknown = [m for m in modes if m not in BENCH_MODES]
+    if unknown:
+        raise AvedError(f"unknown mode {unknown[0]!r} for the toyworld bench, use {', '.join(BENCH_MODES)}")
+    out_dir = Path(out_dir)
+    claim_folder(out_dir, _settings(config, count, task_seed))
+    results = out_dir / (RESULTS if shard[1] == 1 else f"results.{shard[0]}of{shard[1]}.jsonl")
+    done = {(r["task"], r["row"]) for r in read_results(out_dir)}
+    tasks = task_set(seed=task_seed, count=count, duration=config.media.duration)[shard[0] :: shard[1]]
+    priors: dict[str, Any] = {}
+    bar = tqdm(tasks, desc="toyworld bench", unit="task", disable=not progress, dynamic_ncols=True)
+    for task in bar:
+        rows = [r for r in (SOURCE_ROW, TRUTH_ROW, *modes) if (task.id, r) not in done]
+        if not rows:
+            continue
+        source = prepare_clip(task.source_clip(), config.media)
+        truth = prepare_clip(task.target_clip(), config.media)
+        for row in rows:
+            bar.set_postfix_str(f"{task.id} {row}")
+            started = time.perf_counter()
+            if row == SOURCE_ROW:
+                edited = source
+            elif row == TRUTH_ROW:
+                edited = truth
+            else:
+                if not priors:
+                    priors = {
+                        "video_prior": load_video_prior(config.model),
+                        "audio_prior": load_audio_prior(config.model),
+                    }
+                run_config = dataclasses.replace(config, mode=row)
+                run_config.prompts = dataclasses.replace(
+                    config.prompts, source=task.source_prompt, target=task.target_prompt
+                )
+                result = edit(source.as_clip(), config=run_config, progress=False, **priors)
+                edited = PreparedClip(result.frames, result.fps, result.audio, result.sample_rate)
+                clip_dir = out_dir / "clips" / task.id
+                clip_dir.mkdir(parents=True, exist_ok=True)
+                write_clip(clip_dir / f"{row}.mp4", edited.frames, edited.fps, edited.audio, edited.sample_rate)
+            seconds = time.perf_counter() - started
+            scores = score_row(task, source, truth, edited, config.media.mel)
+            record = {
+                "name": f"{task.id}/{row}",
+                "task": task.id,
+                "edit_type": task.edit_type,
+                "row": row,
+                "source_prompt": task.source_prompt,
+                "target_prompt": task.target_prompt,
+                "seconds": round(seconds, 2),
+                **{k: None if v is None or not math.isfinite(v) else round(float(v), 5) for k, v in scores.items()},
+            }
+            append_record(results, record)
+    return results
+
+
+def read_results(out_dir: Path) -> list[dict[str, Any]]:
+    """The readable records of every results file in out_dir, the last one of each (task, row) winning."""
+    latest = {}
+    for path in sorted(Path(out_dir).glob("results*.jsonl")):
+        for record in read_records(path):
+            latest[(record["task"], record["row"])] = record
+    return sorted(latest.values(), key=lambda r: r["task"])
+
+
+# ----------------------------------------------------------------------------------------------- report
+
+
+def _row_order(records: list[dict[str, Any]]) -> list[str]:
+    present = {r["row"] for r in records}
+    return [r for r in (SOURCE_ROW, *BENCH_MODES, TRUTH_ROW) if r in present]
+
+
+def summary_tables(records: list[dict[str, Any]]) -> tuple[str, str, str]:
+    """(markdown table, CSV of the same, CSV per edit type) of mean ± 95 % CI per row and metric."""
+    header = ["row", "tasks", *METRICS.values(), "s/task"]
+    md_rows, csv_rows = [], []
+    for row in _row_order(records):
+        items = [r for r in records if r["row"] == row]
+        stats = {m: summarize(r.get(m) for r in items) for m in METRICS}
+        seconds = summarize(r.get("seconds") for r in items)
+        digits = {m: 1 if m in ("trajectory_px", "background_psnr", "onset_ms", "gt_psnr") else 3 for m in METRICS}
+        md_rows.append([row, str(len(items)), *(stats[m].text(digits[m]) for m in METRICS), f"{seconds.mean:.1f}"])
+        csv_rows.append([row, len(items), *(v for m in METRICS for v in (stats[m].mean, stats[m].half)), seconds.mean])
+    csv_header = ["row", "tasks", *(f"{m}_{p}" for m in METRICS for p in ("mean", "ci95")), "seconds_mean"]
+    by_type_header = ["row", "edit_type", "tasks", *METRICS]
+    by_type = []
+    for row in _row_order(records):
+        for edit_type in sorted({r["edit_type"] for r in records}):
+            items = [r for r in records if r["row"] == row and r["edit_type"] == edit_type]
+            if items:
+                means = [summarize(r.get(m) for r in items).mean for m in METRICS]
+                by_type.append([row, edit_type, len(items), *means])
+    return (
+        _markdown_table(header, md_rows),
+        _csv_text(csv_header, csv_rows),
+        _csv_text(by_type_header, by_type),
+    )
+
+
+def plot_summary(records: list[dict[str, Any]], path: Path) -> None:
+    """One bar chart per metric: mean and 95 % CI of every row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = _row_order(records)
+    fig, axes = plt.subplots(2, 5, figsize=(20, 7), constrained_layout=True)
+    colours = plt.get_cmap("tab10")(np.arange(len(rows)) % 10)
+    for ax, (metric, title) in zip(axes.flat, METRICS.items(), strict=True):
+        stats = [summarize(r.get(metric) for r in records if r["row"] == row) for row in rows]
+        means = [s.mean if s.n else 0.0 for s in stats]
+        errors = [0.0 if math.isnan(s.half) else s.half for s in stats]
+        ax.bar(range(len(rows)), means, yerr=errors, color=colours, capsize=3)
+        ax.set_xticks(range(len(rows)), rows, rotation=45, ha="right", fontsize=8)
+        ax.set_title(title, fontsize=9)
+    fig.suptitle(f"ToyWorld bench: {len({r['task'] for r in records})} tasks, mean ± 95 % CI")
+    staging = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(staging, dpi=90)
+    plt.close(fig)
+    staging.replace(path)
+
+
+def write_bench_report(out_dir: str | Path) -> list[Path]:
+    """table.md, table.csv, by_edit_type.csv and summary.png from results.jsonl."""
+    out_dir = Path(out_dir)
+    records = read_results(out_dir)
+    if not records:
+        raise AvedError(f"{out_dir}: no toyworld bench results yet ({RESULTS} is missing or empty)")
+    markdown, table_csv, by_type_csv = summary_tables(records)
+    settings = json.loads((out_dir / SETTINGS).read_text())
+    config = settings["config"]
+    intro = (
+        f"# ToyWorld bench\n\n{len({r['task'] for r in records})} tasks (seed {settings['task_seed']}), "
+        f"{config['steps']} steps, edit seed {config['seed']}, models {config['model']['video']} and "
+        f"{config['model']['audio']}. Mean ± half-width of the 95 % t-interval over tasks; a metric that is "
+        "undefined for a task (no object found, no unchanged attribute, no matched onset) is left out of its "
+        "mean.\n\n"
+    )
+    paths = {
+        "table.md": intro + markdown + "\n\n![summary](summary.png)\n",
+        "table.csv": table_csv,
+        "by_edit_type.csv": by_type_csv,
+    }
+    written = []
+    for name, text in paths.items():
+        write_atomic(out_dir / name, text)
+        written.append(out_dir / name)
+    plot_summary(records, out_dir / "summary.png")
+    return [*written, out_dir / "summary.png"]

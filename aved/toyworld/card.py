@@ -1,0 +1,172 @@
+"""Writing trained ToyWorld priors: both pipeline folders, the loss curves, samples and the model card, staged."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from aved.toyworld.train import TrainResult
+
+TRAIN_COMMAND = "aved toyworld train --out aved/toyworld/weights --seed {seed}"
+
+
+def _figure(width: float, height: float):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt, plt.figure(figsize=(width, height), constrained_layout=True)
+
+
+def plot_losses(result: TrainResult, path: Path) -> None:
+    """Loss per step of every phase (moving average over 50 steps on top of the raw curve)."""
+    plt, fig = _figure(12, 3.2)
+    for index, (name, values) in enumerate(result.losses.items()):
+        ax = fig.add_subplot(1, len(result.losses), index + 1)
+        values = np.asarray(values)
+        ax.plot(values, alpha=0.3, lw=0.6)
+        if len(values) >= 50:
+            ax.plot(np.arange(49, len(values)), np.convolve(values, np.ones(50) / 50, mode="valid"), lw=1.2)
+        ax.set_title(name.replace("_", " "), fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.set_yscale("log")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def plot_video_samples(result: TrainResult, path: Path) -> None:
+    """One row per prompt: its sampled frames side by side."""
+    scores = result.scores["video"]
+    frames = scores.samples  # [P, K, s, s, 3]
+    rows = [np.concatenate(list(group), axis=1) for group in frames]
+    plt, fig = _figure(frames.shape[1] * 0.9, len(rows) * 0.75)
+    for index, (prompt, row) in enumerate(zip(scores.prompts, rows, strict=True)):
+        ax = fig.add_subplot(len(rows), 1, index + 1)
+        ax.imshow(row)
+        ax.set_axis_off()
+        ax.set_title(prompt, fontsize=7, loc="left", pad=1)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_audio_samples(result: TrainResult, path: Path) -> None:
+    """One log-mel per sample (time → right, mel bins ↑), titled with its prompt."""
+    scores = result.scores["audio"]
+    mels = scores.samples  # [P, S, frames, bins]
+    plt, fig = _figure(mels.shape[1] * 3.2, len(mels) * 0.9)
+    for p, prompt in enumerate(scores.prompts):
+        for s in range(mels.shape[1]):
+            ax = fig.add_subplot(len(mels), mels.shape[1], p * mels.shape[1] + s + 1)
+            ax.imshow(mels[p, s].T, origin="lower", aspect="auto", cmap="magma", vmin=-11.5, vmax=2)
+            ax.set_axis_off()
+            ax.set_title(prompt, fontsize=6, loc="left", pad=1)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def model_card(result: TrainResult) -> str:
+    """MODEL_CARD.md: command, data, phases, times, sample accuracy."""
+    cfg = result.config
+    total = sum(result.seconds.values())
+    phases = "\n".join(
+        f"| {name} | {getattr(cfg, name).steps} | {getattr(cfg, name).batch} | {getattr(cfg, name).lr:g} | "
+        f"{np.mean(result.losses[name][-100:]):.4f} | {result.seconds[name] / 60:.1f} |"
+        for name in ("video_vae", "video_unet", "audio_vae", "audio_unet")
+    )
+    sizes = "\n".join(
+        f"| {name} | {type(module).__name__} | {sum(p.numel() for p in module.parameters()):,} |"
+        for pipeline_name, pipeline in (("video", result.video), ("audio", result.audio))
+        for name, module in ((f"{pipeline_name}/{k}", v) for k, v in pipeline.components.items())
+        if hasattr(module, "parameters")
+    )
+    video, audio = result.scores["video"], result.scores["audio"]
+    return f"""# ToyWorld priors
+
+Two small latent diffusion models trained on ToyWorld renders (`aved.toyworld`), built from the same diffusers
+classes as the real priors and loaded through the same `from_pretrained` path:
+
+- `video/`: a `StableDiffusionPipeline` (CLIP text encoder with one token per caption word, factor-4 VAE, UNet
+  with cross-attention at 16² and 8²) over 2×2 grids of 64 px frames, i.e. 128² images → 4×32×32 latents.
+- `audio/`: an `AudioLDM2Pipeline` (T5 encoder with one token per word + CLAP/projection/GPT-2 stream, factor-4
+  mel VAE, UNet) over 2 s log-mels (64 bins, hop 160 → 200 frames) → 8×50×16 latents. No vocoder: the prior
+  turns mels into sound with Griffin-Lim (32 iterations).
+
+Use them with `aved edit CLIP --model toyworld …` (2 s at 4 fps, 64 px frames, grid 2, a 2 s mel window).
+
+## How they were made
+
+```
+{TRAIN_COMMAND.format(seed=cfg.seed)}
+```
+
+Seeded end to end (data, initialisation, batches, noise): the same command on the same machine gives the same
+weights. Data: {cfg.clips} random scenes (background × kind × colour × motion seed), 2 s each, read by the
+engine's own front end (4 fps, 64 px, 2×2 grids; AudioLDM2 log-mel), cells of the grids shuffled as the editor
+does. VAEs: L1 reconstruction with object pixels weighted ×{cfg.object_weight:g} (objects are ~3 % of a frame)
+and KL ×{cfg.kl_weight:g}; the latent scaling factor is 1/std of the trained latents. UNets: ε-prediction, min-SNR-γ
+weighting (γ = {cfg.min_snr_gamma:g}), captions dropped to "" with p = {cfg.uncond_prob:g} for classifier-free
+guidance, trained jointly with the text encoder they read (the AudioLDM2 GPT-2 stream is recomputed from the
+current T5 every 100 steps). AdamW, linear warm-up then cosine decay to 10 %.
+
+| phase | steps | batch | peak lr | final loss (mean of last 100) | minutes |
+| --- | --- | --- | --- | --- | --- |
+{phases}
+
+Total {total / 60:.1f} min on this repository's 2-core CPU machine (data {result.seconds["data"] / 60:.1f} min,
+samples {result.seconds["samples"] / 60:.1f} min).
+
+![loss curves](loss_curves.png)
+
+| component | class | parameters |
+| --- | --- | --- |
+{sizes}
+
+## What they draw
+
+{len(video.prompts)} captions, 2 samples each (DDIM 25 steps, guidance 5, seed {cfg.seed}), scored by the
+analytic ToyWorld scorers (no neural network):
+
+- frames (per frame, 8 per caption): colour {video.accuracy["colour"]:.2f}, kind {video.accuracy["kind"]:.2f},
+  background {video.accuracy["background"]:.2f} (chance 0.20, 0.25, 0.25);
+- sound (per detected event, Griffin-Lim decoded): kind {audio.accuracy["kind"]:.2f} (chance 0.25); samples with
+  at least one event: {audio.accuracy["has_events"]:.2f}.
+
+![video samples](samples_video.png)
+
+![audio samples](samples_audio.png)
+"""
+
+
+def write_priors(result: TrainResult, out_dir: str | Path) -> Path:
+    """video/, audio/, MODEL_CARD.md, train_config.json and the plots into out_dir, replacing it whole."""
+    target = Path(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        result.video.save_pretrained(staging / "video", safe_serialization=True)
+        result.audio.save_pretrained(staging / "audio", safe_serialization=True)
+        plot_losses(result, staging / "loss_curves.png")
+        plot_video_samples(result, staging / "samples_video.png")
+        plot_audio_samples(result, staging / "samples_audio.png")
+        (staging / "MODEL_CARD.md").write_text(model_card(result))
+        document = {
+            "config": result.config_dict(),
+            "seconds": result.seconds,
+            "scores": {k: v.accuracy for k, v in result.scores.items()},
+        }
+        (staging / "train_config.json").write_text(json.dumps(document, indent=2) + "\n")
+        staging.chmod(0o755)
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, retired / target.name)
+            shutil.rmtree(retired, ignore_errors=True)
+        os.replace(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -1,0 +1,157 @@
+"""The ToyWorld priors' architectures: the real pipelines' classes, sized for 64 px frames and 2 s of sound on a CPU.
+
+The video prior is a StableDiffusionPipeline over 2×2 grids of 64 px frames (factor-4 VAE → 32×32 latents); the
+sound prior is an AudioLDM2Pipeline over 2 s log-mels (factor-4 VAE → 50×16 latents) without a vocoder: the
+prior decodes mels with Griffin-Lim. Both text encoders know every caption word as one token, so relevance reads
+one key per word. Only the UNets, the VAEs and the text encoders the UNets read are trained; the sound prior's
+CLAP, projection and GPT-2 stay at their seeded random initialisation (they only feed the GPT-2 stream).
+"""
+
+from __future__ import annotations
+
+import torch
+from diffusers import (
+    AudioLDM2Pipeline,
+    AudioLDM2UNet2DConditionModel,
+    AutoencoderKL,
+    StableDiffusionPipeline,
+    UNet2DConditionModel,
+)
+from transformers import ClapFeatureExtractor
+
+from aved.config import MediaConfig, MelConfig
+from aved.priors.tiny import (
+    audioldm2_scheduler,
+    sd_scheduler,
+    tiny_clap,
+    tiny_clip_text_encoder,
+    tiny_clip_tokenizer,
+    tiny_gpt2,
+    tiny_projection,
+    tiny_roberta_tokenizer,
+    tiny_t5_encoder,
+    tiny_t5_tokenizer,
+)
+from aved.toyworld.scene import BACKGROUND_PHRASES, COLOURS, KINDS
+
+TEXT_LENGTH = 16  # tokens; the longest caption is 8 words + specials
+GPT2_NEW_TOKENS = 8
+
+
+def media_config() -> MediaConfig:
+    """How the engine reads a ToyWorld clip: 2 s at 4 fps, 64 px frames in 2×2 grids, a 2 s mel window."""
+    return MediaConfig(fps=4.0, duration=2.0, frame_size=64, grid=2, mel=MelConfig(duration=2.0))
+
+
+def vocabulary() -> tuple[str, ...]:
+    """Every word a ToyWorld caption can use, each one token in both tokenizers; longest first.
+
+    BPE applies the earliest-listed merge first, so a short word's merges listed first would split longer words
+    that contain it ("an" would cut "cyan" into "cy" + "an").
+    """
+    words = ["a", "an", "bouncing", *COLOURS, *KINDS]
+    for phrase in BACKGROUND_PHRASES.values():
+        words += phrase.split()
+    return tuple(sorted(dict.fromkeys(words), key=len, reverse=True))
+
+
+def video_unet() -> UNet2DConditionModel:
+    """Three levels (32², 16², 8² on a grid's latent); cross-attention at 16² and 8²."""
+    return UNet2DConditionModel(
+        block_out_channels=(32, 64, 64),
+        layers_per_block=1,
+        sample_size=32,
+        in_channels=4,
+        out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        use_linear_projection=True,
+        norm_num_groups=16,
+    )
+
+
+def video_vae() -> AutoencoderKL:
+    """Factor-4, purely convolutional (no mid attention, so a grid encodes like its cells), 4 latent channels."""
+    return AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 3,
+        up_block_types=("UpDecoderBlock2D",) * 3,
+        block_out_channels=(16, 32, 64),
+        layers_per_block=1,
+        norm_num_groups=16,
+        latent_channels=4,
+        sample_size=128,
+        mid_block_add_attention=False,
+    )
+
+
+def audio_unet() -> AudioLDM2UNet2DConditionModel:
+    """Two levels (50×16, 25×8); the coarse level attends to the GPT-2 (16-d) and T5 (32-d) streams."""
+    return AudioLDM2UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=64,
+        in_channels=8,
+        out_channels=8,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=([None, 16, 32], [None, 16, 32]),
+        norm_num_groups=16,
+    )
+
+
+def audio_vae() -> AutoencoderKL:
+    """Factor-4 mel VAE with AudioLDM2's 8 latent channels: [B, 1, 200, 64] → [B, 8, 50, 16]."""
+    return AutoencoderKL(
+        in_channels=1,
+        out_channels=1,
+        down_block_types=("DownEncoderBlock2D",) * 3,
+        up_block_types=("UpDecoderBlock2D",) * 3,
+        block_out_channels=(16, 32, 32),
+        layers_per_block=1,
+        norm_num_groups=16,
+        latent_channels=8,
+        sample_size=256,
+        mid_block_add_attention=False,
+    )
+
+
+def video_pipeline(seed: int) -> StableDiffusionPipeline:
+    """A freshly initialised (seeded) ToyWorld frame prior."""
+    torch.manual_seed(seed)
+    tokenizer = tiny_clip_tokenizer(vocabulary(), TEXT_LENGTH)
+    return StableDiffusionPipeline(
+        vae=video_vae(),
+        text_encoder=tiny_clip_text_encoder(tokenizer),
+        tokenizer=tokenizer,
+        unet=video_unet(),
+        scheduler=sd_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+
+
+def audio_pipeline(seed: int) -> AudioLDM2Pipeline:
+    """A freshly initialised (seeded) ToyWorld sound prior, without a vocoder."""
+    torch.manual_seed(seed)
+    tokenizer = tiny_roberta_tokenizer()
+    tokenizer_2 = tiny_t5_tokenizer(vocabulary(), TEXT_LENGTH)
+    # GPT-2 reads [sos, CLAP, eos, sos, T5 (≤ TEXT_LENGTH), eos] and then its own generated tokens.
+    positions = TEXT_LENGTH + 4 + GPT2_NEW_TOKENS + 1
+    return AudioLDM2Pipeline(
+        vae=audio_vae(),
+        text_encoder=tiny_clap(tokenizer),
+        text_encoder_2=tiny_t5_encoder(tokenizer_2),
+        projection_model=tiny_projection(),
+        language_model=tiny_gpt2(max_new_tokens=GPT2_NEW_TOKENS, n_positions=positions),
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer_2,
+        feature_extractor=ClapFeatureExtractor(),
+        unet=audio_unet(),
+        scheduler=audioldm2_scheduler(),
+        vocoder=None,
+    )
