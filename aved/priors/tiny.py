@@ -367,13 +367,13 @@ def _save_atomically(pipeline: StableDiffusionPipeline | AudioLDM2Pipeline, targ
     try:
         pipeline.save_pretrained(staging, safe_serialization=True)
         staging.chmod(0o755)
-        _replace_directory(staging, target)
+        replace_directory(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
-def _replace_directory(source: Path, target: Path) -> None:
+def replace_directory(source: Path, target: Path) -> None:
     """Rename ``source`` onto ``target``; an existing ``target`` is moved aside first and then deleted."""
     if not target.exists():
         os.replace(source, target)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from aved.priors.tiny import replace_directory
 from aved.toyworld.train import TrainResult
 
 TRAIN_COMMAND = "aved toyworld train --out aved/toyworld/weights --seed {seed}"
@@ -162,11 +162,7 @@ def write_priors(result: TrainResult, out_dir: str | Path) -> Path:
         }
         (staging / "train_config.json").write_text(json.dumps(document, indent=2) + "\n")
         staging.chmod(0o755)
-        if target.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, retired / target.name)
-            shutil.rmtree(retired, ignore_errors=True)
-        os.replace(staging, target)
+        replace_directory(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
