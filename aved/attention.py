@@ -19,6 +19,7 @@ class AttentionStore:
 
     probs: dict[str, torch.Tensor] = field(default_factory=dict)  # [B, queries, keys], mean over heads, detached
     features: dict[str, torch.Tensor] = field(default_factory=dict)  # [B, queries, channels], keeps its graph
+    record_features: bool = True  # off for calls whose features nobody reads, without swapping processors
 
     def take(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """Hand over and forget what was recorded."""
@@ -74,7 +75,7 @@ class CaptureAttnProcessor:
 
         hidden_states = hidden_states.transpose(1, 2).reshape(batch, -1, attn.heads * head_dim).to(query.dtype)
         hidden_states = attn.to_out[1](attn.to_out[0](hidden_states))
-        if self.record_features:
+        if self.record_features and self.store.record_features:
             self.store.features[self.name] = hidden_states
         if input_ndim == 4:
             hidden_states = hidden_states.transpose(-1, -2).reshape(batch, channels, height, width)
@@ -93,7 +94,10 @@ def select_layers(names: list[str], patterns: list[str] | str) -> list[str]:
 def capture_attention(
     unet: torch.nn.Module, store: AttentionStore, prob_layers: list[str], feature_layers: list[str]
 ) -> Iterator[AttentionStore]:
-    """Install capturing processors on the named layers only; restore every original processor on exit."""
+    """Install capturing processors on the named layers only; restore every original processor on exit.
+
+    Installing walks every module of the UNet (milliseconds), so callers hold this open across many UNet calls.
+    """
     if not prob_layers and not feature_layers:
         yield store
         return

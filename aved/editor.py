@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -72,20 +73,23 @@ class ModalityBranch:
             raise AvedError(f"{prior.model_id}: no attention layers match {config.model.feature_layers}")
         self.store = AttentionStore()
 
+    def capturing(self) -> contextlib.AbstractContextManager:
+        """The capturing processors on this prior's UNet, for the span of an edit."""
+        return capture_attention(self.prior.unet, self.store, self.prob_layers, self.feature_layers)
+
     def _call(self, z_t: torch.Tensor, t: torch.Tensor, rows: list[int], features: bool) -> tuple:
         """ε̂ for each row-block of z_t, with the attention recorded by the capturing processors."""
         count = z_t.shape[0] // len(rows)
         cond = self.cond.take([r for r in rows for _ in range(count)])
-        feature_layers = self.feature_layers if features else []
-        with capture_attention(self.prior.unet, self.store, self.prob_layers, feature_layers):
-            eps = self.prior.predict_noise(z_t, t, cond)
+        self.store.record_features = features
+        eps = self.prior.predict_noise(z_t, t, cond)
         probs, feats = self.store.take()
         return eps.split(count), probs, feats
 
     def run(
         self, z_src: torch.Tensor, z_trg: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, need_features: bool
     ) -> BranchOutput:
-        """DDS direction, relevance and features for latents already in the step's layout."""
+        """DDS direction, relevance and features for latents already in the step's layout (inside `capturing`)."""
         alpha_bar = self.prior.alphas_cumprod[t]
         z_src_t = alpha_bar.sqrt() * z_src + (1 - alpha_bar).sqrt() * noise  # one ε shared by both branches
         z_trg_t = alpha_bar.sqrt() * z_trg + (1 - alpha_bar).sqrt() * noise
@@ -196,35 +200,42 @@ class Editor:
         history: dict[str, list[float]] = {}
         mean_rel = {"v": None, "a": None}
         steps = tqdm(range(cfg.steps), desc=f"edit ({cfg.mode})", disable=not progress, dynamic_ncols=True)
-        for step in steps:
-            prior_any = self.video if terms.video else self.audio
-            t = self._timestep(prior_any, streams["time"])
-            losses: dict[str, torch.Tensor] = {}
-            segments: dict[str, list[torch.Tensor]] = {"v": [], "a": []}
-            if terms.video:
-                video_losses, segments["v"], scores = self._video_step(branches["v"], z_v_src, z_v, t, streams["video"])
-                losses.update(video_losses)
-                mean_rel["v"] = _running_mean(mean_rel["v"], scores, step)
-            if terms.audio:
-                audio_losses, segments["a"], scores = self._audio_step(branches["a"], z_a_src, z_a, t, streams["audio"])
-                losses.update(audio_losses)
-                mean_rel["a"] = _running_mean(mean_rel["a"], scores, step)
-            if terms.sync and segments["v"] and segments["a"]:
-                losses["sync"] = sync_loss(segments["v"], segments["a"], cfg.sync.temperature)
+        with contextlib.ExitStack() as capturing:
+            for branch in branches.values():
+                capturing.enter_context(branch.capturing())
+            for step in steps:
+                prior_any = self.video if terms.video else self.audio
+                t = self._timestep(prior_any, streams["time"])
+                losses: dict[str, torch.Tensor] = {}
+                segments: dict[str, list[torch.Tensor]] = {"v": [], "a": []}
+                if terms.video:
+                    video_losses, segments["v"], scores = self._video_step(
+                        branches["v"], z_v_src, z_v, t, streams["video"]
+                    )
+                    losses.update(video_losses)
+                    mean_rel["v"] = _running_mean(mean_rel["v"], scores, step)
+                if terms.audio:
+                    audio_losses, segments["a"], scores = self._audio_step(
+                        branches["a"], z_a_src, z_a, t, streams["audio"]
+                    )
+                    losses.update(audio_losses)
+                    mean_rel["a"] = _running_mean(mean_rel["a"], scores, step)
+                if terms.sync and segments["v"] and segments["a"]:
+                    losses["sync"] = sync_loss(segments["v"], segments["a"], cfg.sync.temperature)
 
-            total = _weighted_total(losses, cfg)
-            optimizer.zero_grad(set_to_none=True)
-            if total.requires_grad:  # every weight can be zero, e.g. in an ablation
-                total.backward()
-                optimizer.step()
-            record = {k: float(v.detach()) for k, v in losses.items()}
-            record.update(total=float(total.detach()), t=int(t), lr=optimizer.param_groups[0]["lr"])
-            schedule.step()
-            for key, value in record.items():
-                history.setdefault(key, []).append(value)
-            steps.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k not in ("lr",)}, refresh=False)
-            if callback is not None:
-                callback(step, record)
+                total = _weighted_total(losses, cfg)
+                optimizer.zero_grad(set_to_none=True)
+                if total.requires_grad:  # every weight can be zero, e.g. in an ablation
+                    total.backward()
+                    optimizer.step()
+                record = {k: float(v.detach()) for k, v in losses.items()}
+                record.update(total=float(total.detach()), t=int(t), lr=optimizer.param_groups[0]["lr"])
+                schedule.step()
+                for key, value in record.items():
+                    history.setdefault(key, []).append(value)
+                steps.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k not in ("lr",)}, refresh=False)
+                if callback is not None:
+                    callback(step, record)
 
         frames = source.frames
         audio, rate = source.audio, source.sample_rate

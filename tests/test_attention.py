@@ -55,6 +55,21 @@ def test_features_keep_their_graph(video_prior):
     assert not any(p.requires_grad for p in video_prior.unet.parameters())
 
 
+def test_feature_recording_switches_off_without_reinstalling(video_prior):
+    layers = select_layers(video_prior.attention_layers(), "up_blocks.*.attn1")
+    store, cond = AttentionStore(), video_prior.encode_text(["a cat"])
+    with capture_attention(video_prior.unet, store, video_prior.relevance_layers(), layers):
+        installed = video_prior.unet.attn_processors
+        store.record_features = False
+        video_prior.predict_noise(torch.randn(1, 4, 16, 16), 500, cond)
+        probs, features = store.take()
+        assert not features and set(probs) == set(video_prior.relevance_layers())
+        store.record_features = True
+        video_prior.predict_noise(torch.randn(1, 4, 16, 16), 500, cond)
+        assert set(store.take()[1]) == set(layers)
+        assert all(video_prior.unet.attn_processors[n] is p for n, p in installed.items())
+
+
 def test_unknown_layer_is_refused(video_prior):
     with pytest.raises(KeyError), capture_attention(video_prior.unet, AttentionStore(), ["nope.processor"], []):
         pass

@@ -72,11 +72,11 @@ class DiffusionPrior(ABC):
 
     @property
     def device(self) -> torch.device:
-        return self.unet.device
+        return next(self.unet.parameters()).device  # ModelMixin.device walks every module: ms per call, per UNet call
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.unet.dtype
+        return next(self.unet.parameters()).dtype
 
     @property
     def prediction_type(self) -> str:
