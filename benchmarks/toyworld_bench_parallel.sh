@@ -10,7 +10,9 @@ python=${PYTHON:-python3}
 mkdir -p "$out"
 pids=()
 for ((i = 0; i < n; i++)); do
-  OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} "$python" -m aved toyworld bench --out "$out" --shard "$i/$n" "$@" \
+  # One numba cache per shard: librosa's JIT-compiled functions are cached on first use, and shards compiling
+  # into one cache at once is the suspect in shards that died at their first scoring on a 16-core machine.
+  NUMBA_CACHE_DIR="$out.numba$i" OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} "$python" -m aved toyworld bench --out "$out" --shard "$i/$n" "$@" \
     >"$out.shard$i.log" 2>&1 &
   pids+=($!)
 done
