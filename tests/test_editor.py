@@ -120,6 +120,17 @@ def _run(mode, video_prior, audio_prior, source=None, seed=0, **overrides):
     return editor.run(source or _source(None), torch.Generator().manual_seed(seed), progress=False)
 
 
+def test_independent_is_video_only_and_audio_only_side_by_side(video_prior, audio_prior):
+    """What lets the ToyWorld bench take both single-modality rows from one `independent` run."""
+    source = _source(None)
+    both = _run("independent", video_prior, audio_prior, source)
+    video_only = _run("video-only", video_prior, audio_prior, source)
+    audio_only = _run("audio-only", video_prior, audio_prior, source)
+    assert torch.equal(both.z_video, video_only.z_video) and np.array_equal(both.frames, video_only.frames)
+    assert torch.equal(both.z_audio, audio_only.z_audio) and np.array_equal(both.audio, audio_only.audio)
+    assert not torch.equal(both.z_video, _run("aved", video_prior, audio_prior, source).z_video)  # sync couples
+
+
 def test_video_only_and_audio_only_leave_the_other_modality_untouched(video_prior, audio_prior):
     source = _source(None)
     video_only = _run("video-only", video_prior, audio_prior, source)

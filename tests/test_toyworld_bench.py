@@ -49,15 +49,20 @@ def test_short_bench_run_writes_its_table_and_resumes(tiny_models, tmp_path):
 
     out = tmp_path / "bench"
     argv = [
-        "toyworld", "bench", "--modes", "aved,sdedit", "--tasks", "2", "--steps", "2", "--out", str(out),
-        "--video-model", str(tiny_models["sd"]), "--audio-model", str(tiny_models["audioldm2"]),
+        "toyworld", "bench", "--modes", "aved,independent,sdedit,video-only", "--tasks", "2", "--steps", "2",
+        "--out", str(out), "--video-model", str(tiny_models["sd"]), "--audio-model", str(tiny_models["audioldm2"]),
     ]  # fmt: skip
     assert main(argv) == 0
     records = (out / "results.jsonl").read_text().splitlines()
-    assert len(records) == 2 * 4  # source, ground truth, aved, sdedit for each task
+    assert len(records) == 2 * 6  # source, ground truth and the four modes for each task
     table = (out / "table.md").read_text()
-    for row in ("| source |", "| aved |", "| sdedit |", "| ground truth |"):
+    for row in ("| source |", "| aved |", "| independent |", "| sdedit |", "| video-only |", "| ground truth |"):
         assert row in table
+    by_row = {(r["task"], r["row"]): r for r in map(json.loads, records)}
+    for task in TASKS[:2]:  # video-only = the independent edit's frames + the source's sound
+        half, both, source = (by_row[task.id, row] for row in ("video-only", "independent", "source"))
+        assert half["seconds"] is None and half["gt_psnr"] == both["gt_psnr"]
+        assert half["gt_mel_l1"] == source["gt_mel_l1"] and half["sound_target_acc"] == source["sound_target_acc"]
     assert all(title in table for title in METRICS.values())
     assert (out / "summary.png").stat().st_size > 0 and (out / "clips" / TASKS[0].id / "aved.mp4").exists()
     assert main(argv) == 0  # resumes: nothing left to do
