@@ -61,7 +61,7 @@ def sound_truth(task, mel: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def scores_of(branch: ModalityBranch, z: torch.Tensor, t: int, generator: torch.Generator) -> torch.Tensor:
     noise = torch.randn(z.shape, generator=generator)
-    with branch.capturing(), torch.no_grad():
+    with torch.no_grad():
         return branch.run(z, z.clone(), torch.tensor([t]), noise, need_features=False).scores
 
 
@@ -103,15 +103,16 @@ def main() -> None:
         a_branch = ModalityBranch(audio, task.source_prompt, task.target_prompt, config, 1, False)
         v_truth = frame_truth(task, source.frames, z_v.shape[-1] // n)
         a_truth = sound_truth(task, mel, tuple(z_a.shape[-2:]))
-        for _ in range(args.timesteps):
-            t = int(torch.randint(config.t_min, config.t_max + 1, (1,), generator=generator))
-            v_scores = unpack_grids(scores_of(v_branch, z_v, t, generator)[:, None], n, len(source.frames))[:, 0]
-            a_scores = scores_of(a_branch, z_a, t, generator)[0]
-            group = "frames, background edits" if "background" in task.changed else "frames, object edits"
-            for name, mask in masks(v_scores).items():
-                add(stats[group], name, mask, v_truth)
-            for name, mask in masks(a_scores).items():
-                add(stats["sound"], name, mask, a_truth)
+        with v_branch.capturing(), a_branch.capturing():  # once per task, as the editor does once per edit
+            for _ in range(args.timesteps):
+                t = int(torch.randint(config.t_min, config.t_max + 1, (1,), generator=generator))
+                v_scores = unpack_grids(scores_of(v_branch, z_v, t, generator)[:, None], n, len(source.frames))[:, 0]
+                a_scores = scores_of(a_branch, z_a, t, generator)[0]
+                group = "frames, background edits" if "background" in task.changed else "frames, object edits"
+                for name, mask in masks(v_scores).items():
+                    add(stats[group], name, mask, v_truth)
+                for name, mask in masks(a_scores).items():
+                    add(stats["sound"], name, mask, a_truth)
     print(f"{len(tasks)} tasks × {args.timesteps} timesteps, relevance at the start of the edit")
     for modality, table in stats.items():
         print(f"\n{modality} (the truth covers {np.mean(table['otsu']['truth']):.3f} of the cells)")
