@@ -172,12 +172,21 @@ def run_bench(
     results = out_dir / (RESULTS if shard[1] == 1 else f"results.{shard[0]}of{shard[1]}.jsonl")
     done = {(r["task"], r["row"]) for r in read_results(out_dir)}
     tasks = task_set(seed=task_seed, count=count, duration=config.media.duration)[shard[0] :: shard[1]]
+    pending = {t.id: [r for r in (SOURCE_ROW, TRUTH_ROW, *modes) if (t.id, r) not in done] for t in tasks}
+    todo = [t for t in tasks if pending[t.id]]
     priors: dict[str, Any] = {}
-    bar = tqdm(tasks, desc="toyworld bench", unit="task", disable=not progress, dynamic_ncols=True)
+    # A resumed run starts its bar at the tasks already done, so the rate and ETA count only this run's work.
+    bar = tqdm(
+        todo,
+        total=len(tasks),
+        initial=len(tasks) - len(todo),
+        desc="toyworld bench",
+        unit="task",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     for task in bar:
-        rows = [r for r in (SOURCE_ROW, TRUTH_ROW, *modes) if (task.id, r) not in done]
-        if not rows:
-            continue
+        rows = pending[task.id]
         source = prepare_clip(task.source_clip(), config.media)
         truth = prepare_clip(task.target_clip(), config.media)
         independent = None
