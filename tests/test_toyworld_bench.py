@@ -7,7 +7,7 @@ import pytest
 
 from aved.codec import prepare_clip
 from aved.toyworld import models
-from aved.toyworld.bench import METRICS, score_row
+from aved.toyworld.bench import METRICS, paired_differences, paired_tables, score_row, verdict
 from aved.toyworld.tasks import task_set
 
 TASKS = task_set(seed=0, count=16, duration=2.0)
@@ -64,9 +64,46 @@ def test_short_bench_run_writes_its_table_and_resumes(tiny_models, tmp_path):
         assert half["seconds"] is None and half["gt_psnr"] == both["gt_psnr"]
         assert half["gt_mel_l1"] == source["gt_mel_l1"] and half["sound_target_acc"] == source["sound_target_acc"]
     assert all(title in table for title in METRICS.values())
+    assert "| aved − independent |" in table and "| aved − sdedit |" in table  # the paired section
+    assert (out / "paired.csv").read_text().count("\naved,") == 3 * len(METRICS)
     assert (out / "summary.png").stat().st_size > 0 and (out / "clips" / TASKS[0].id / "aved.mp4").exists()
     assert main(argv) == 0  # resumes: nothing left to do
     assert (out / "results.jsonl").read_text().splitlines() == records
     settings = json.loads((out / "bench.json").read_text())
     assert settings["config"]["steps"] == 2 and settings["tasks"] == 2
     assert main([*argv[:-4], "--steps", "3", "--out", str(out), *argv[-4:]]) == 2  # other settings: refused
+
+
+def _records(rows: dict[str, list[float | None]], metric: str) -> list[dict]:
+    return [
+        {"task": f"{i:03d}", "row": row, "edit_type": "kind", metric: value}
+        for row, values in rows.items()
+        for i, value in enumerate(values)
+    ]
+
+
+def test_paired_difference_is_the_paired_t_interval():
+    from scipy.stats import ttest_rel
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0, 1, 12)  # tasks differ a lot; the modes differ by a small, steady amount
+    better = base + 0.05 + rng.normal(0, 0.01, 12)
+    records = _records({"aved": list(better), "dds": list(base)}, "av_align")
+    stat = paired_differences(records, "aved", "dds")["av_align"]
+    low, high = ttest_rel(better, base).confidence_interval(0.95)
+    assert stat.n == 12
+    assert stat.mean == pytest.approx((low + high) / 2) and stat.half == pytest.approx((high - low) / 2)
+    assert verdict(stat, "av_align") == "better"
+    assert verdict(paired_differences(records, "dds", "aved")["av_align"], "av_align") == "worse"
+    # the same difference on a lower-is-better metric reads the other way
+    lower = _records({"aved": list(better), "dds": list(base)}, "onset_ms")
+    assert verdict(paired_differences(lower, "aved", "dds")["onset_ms"], "onset_ms") == "worse"
+
+
+def test_paired_difference_skips_tasks_missing_a_value_and_calls_ties():
+    records = _records({"aved": [0.5, None, 0.7, 0.2], "independent": [0.5, 0.9, 0.6, 0.3]}, "av_align")
+    stat = paired_differences(records, "aved", "independent")["av_align"]
+    assert stat.n == 3 and stat.mean == pytest.approx(0.0)
+    assert verdict(stat, "av_align") == ""
+    markdown, csv_text = paired_tables(records)
+    assert "| aved − independent |" in markdown and "aved,independent,av_align," in csv_text

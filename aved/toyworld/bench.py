@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from aved.bench.report import _csv_text, _markdown_table, summarize
+from aved.bench.report import Stat, _csv_text, _markdown_table, summarize
 from aved.bench.results import append_record, read_records, write_atomic
 from aved.codec import PreparedClip, prepare_clip
 from aved.config import EditConfig, MelConfig
@@ -47,6 +47,7 @@ METRICS = {
     "gt_mel_l1": "mel L1 vs truth ↓",
 }
 RESULTS, SETTINGS = "results.jsonl", "bench.json"
+TYPE_METRICS = ("frame_target_acc", "sound_target_acc", "frame_leak", "background_psnr", "av_align")
 # Each single-modality mode is one half of an `independent` edit, bit for bit (tests/test_editor.py): when this
 # process has just run `independent` on a task, its halves are taken from it instead of being edited again.
 HALF_OF_INDEPENDENT = ("video-only", "audio-only")
@@ -290,6 +291,66 @@ def summary_tables(records: list[dict[str, Any]]) -> tuple[str, str, str]:
     )
 
 
+def paired_differences(records: list[dict[str, Any]], mode: str, other: str) -> dict[str, Stat]:
+    """Per metric, mean ± 95 % t-interval of (mode − other) over the tasks where both rows have a value."""
+    by_key = {(r["task"], r["row"]): r for r in records}
+    tasks = sorted({r["task"] for r in records})
+    stats = {}
+    for metric in METRICS:
+        diffs = []
+        for task in tasks:
+            a, b = by_key.get((task, mode)), by_key.get((task, other))
+            if a is not None and b is not None and a.get(metric) is not None and b.get(metric) is not None:
+                diffs.append(a[metric] - b[metric])
+        stats[metric] = summarize(diffs)
+    return stats
+
+
+def verdict(stat: Stat, metric: str) -> str:
+    """'better' or 'worse' when the paired interval excludes 0 (the title's arrow says which sign is better)."""
+    if stat.n < 2 or math.isnan(stat.half) or abs(stat.mean) <= stat.half:
+        return ""
+    return "better" if (stat.mean > 0) == METRICS[metric].endswith("↑") else "worse"
+
+
+def paired_tables(records: list[dict[str, Any]], mode: str = "aved") -> tuple[str, str]:
+    """(markdown, CSV) of `mode` minus every other editing mode, paired by task."""
+    others = [r for r in _row_order(records) if r in BENCH_MODES and r != mode]
+    if mode not in {r["row"] for r in records} or not others:
+        return "", ""
+    md_rows, csv_rows = [], []
+    for other in others:
+        stats = paired_differences(records, mode, other)
+        cells = []
+        for metric in METRICS:
+            stat, word = stats[metric], verdict(stats[metric], metric)
+            text = "—" if stat.n == 0 else f"{stat.mean:+.3f} ± {stat.half:.3f}"
+            cells.append(f"**{text} {word}**" if word else text)
+            csv_rows.append([mode, other, metric, stat.mean, stat.half, stat.n, word])
+        md_rows.append([f"{mode} − {other}", *cells])
+    return (
+        _markdown_table(["pair", *METRICS.values()], md_rows),
+        _csv_text(["mode", "other", "metric", "mean_diff", "ci95", "tasks", "verdict"], csv_rows),
+    )
+
+
+def edit_type_tables(records: list[dict[str, Any]], metrics: tuple[str, ...]) -> str:
+    """One markdown table per metric: its mean for each edit type (rows) and each row of the bench (columns)."""
+    rows, types = _row_order(records), sorted({r["edit_type"] for r in records})
+    parts = []
+    for metric in metrics:
+        body = []
+        for edit_type in types:
+            cells = []
+            for row in rows:
+                stat = summarize(r.get(metric) for r in records if r["row"] == row and r["edit_type"] == edit_type)
+                cells.append("—" if stat.n == 0 else f"{stat.mean:.3g}")
+            count = len({r["task"] for r in records if r["edit_type"] == edit_type})
+            body.append([edit_type, str(count), *cells])
+        parts.append(f"### {METRICS[metric]}\n\n" + _markdown_table(["edit type", "tasks", *rows], body))
+    return "\n\n".join(parts)
+
+
 def plot_summary(records: list[dict[str, Any]], path: Path) -> None:
     """One bar chart per metric: mean and 95 % CI of every row."""
     import matplotlib
@@ -315,12 +376,13 @@ def plot_summary(records: list[dict[str, Any]], path: Path) -> None:
 
 
 def write_bench_report(out_dir: str | Path) -> list[Path]:
-    """table.md, table.csv, by_edit_type.csv and summary.png from results.jsonl."""
+    """table.md, table.csv, by_edit_type.csv, paired.csv (with an `aved` row) and summary.png from the results."""
     out_dir = Path(out_dir)
     records = read_results(out_dir)
     if not records:
         raise AvedError(f"{out_dir}: no toyworld bench results yet ({RESULTS} is missing or empty)")
     markdown, table_csv, by_type_csv = summary_tables(records)
+    paired_md, paired_csv = paired_tables(records)
     settings = json.loads((out_dir / SETTINGS).read_text())
     config = settings["config"]
     intro = (
@@ -332,11 +394,22 @@ def write_bench_report(out_dir: str | Path) -> list[Path]:
         "the task's `independent` edit (identical bit for bit to running them alone), so they have no time of "
         "their own.\n\n"
     )
+    sections = [intro + markdown, "![summary](summary.png)"]
+    if paired_md:
+        sections.append(
+            "## aved against each mode, paired by task\n\naved's value minus the other mode's on the same task, "
+            "mean ± half-width of the 95 % t-interval over the tasks where both have the metric. Pairing removes "
+            "the spread between tasks, so these intervals are much narrower than the table's. **Bold**: the "
+            "interval excludes 0, and the word says whether aved is the better of the two.\n\n" + paired_md
+        )
+    sections.append("## Per edit type (means)\n\n" + edit_type_tables(records, TYPE_METRICS))
     paths = {
-        "table.md": intro + markdown + "\n\n![summary](summary.png)\n",
+        "table.md": "\n\n".join(sections) + "\n",
         "table.csv": table_csv,
         "by_edit_type.csv": by_type_csv,
     }
+    if paired_csv:
+        paths["paired.csv"] = paired_csv
     written = []
     for name, text in paths.items():
         write_atomic(out_dir / name, text)
