@@ -418,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_ranges(args: argparse.Namespace) -> None:
-    for name in ("fps", "duration", "frame_size", "grid"):
+    for name in ("fps", "duration", "frame_size", "grid", "tasks"):
         value = getattr(args, name, None)
         if value is not None and value <= 0:
             raise AvedError(f"--{name.replace('_', '-')} must be positive, got {value}")

@@ -454,3 +454,10 @@ def test_toyworld_export_is_a_bench_folder(tmp_path, capsys):
         target = probe_clip(tmp_path / "toy" / "targets" / f"{row.name}.mp4")
         assert source.frame_count == target.frame_count and source.audio_duration == target.audio_duration
         assert row.src != row.trg
+
+
+@pytest.mark.parametrize("command", [("toyworld", "export"), ("toyworld", "bench", "--out")])
+def test_toyworld_refuses_no_tasks_before_writing(command, tmp_path, capsys):
+    code, _, err = _run(capsys, *command, tmp_path / "toy", "--tasks", "0")
+    _assert_one_line_failure(code, err, "--tasks", "0")
+    assert not (tmp_path / "toy").exists()
