@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -155,6 +155,36 @@ def mode_terms(config: EditConfig) -> Terms:
     }[config.mode]
 
 
+@dataclass
+class EditState:
+    """One edit in progress: each modality's source and edited latents and branch, keyed "v" and "a"."""
+
+    terms: Terms
+    num_frames: int
+    branches: dict[str, ModalityBranch]
+    z_src: dict[str, torch.Tensor]
+    z: dict[str, torch.Tensor]  # what the optimiser moves
+    streams: dict[str, torch.Generator]  # "time", "video", "audio"
+    gain: float | None  # the source waveform's normalisation, undone when the sound is decoded
+
+    @contextlib.contextmanager
+    def capturing(self) -> Iterator[None]:
+        """Every branch's capturing processors, installed for the span of the `with` block."""
+        with contextlib.ExitStack() as stack:
+            for branch in self.branches.values():
+                stack.enter_context(branch.capturing())
+            yield
+
+
+@dataclass
+class StepLosses:
+    """One step's loss terms (tensors with gradient to the state's z), relevance S per modality, and timestep."""
+
+    losses: dict[str, torch.Tensor]
+    scores: dict[str, torch.Tensor]
+    t: int
+
+
 class Editor:
     """Cross-modal delta denoising of z_v (frame grids) and z_a (log-mel) from a source to a target prompt."""
 
@@ -166,6 +196,47 @@ class Editor:
         t = torch.randint(self.config.t_min, high + 1, (1,), generator=generator, device=generator.device)
         return t.to(prior.device)
 
+    def start(self, source: PreparedClip, generator: torch.Generator) -> EditState:
+        """Encode the source, build each modality's branch and draw the random streams: an edit at step 0."""
+        cfg = self.config
+        terms = mode_terms(cfg)
+        n = cfg.media.grid
+        z_src, branches, gain = {}, {}, None
+        if terms.video:
+            z_src["v"] = encode_frames(self.video, source.frames, n)
+            branches["v"] = ModalityBranch(self.video, *cfg.prompts.video(), cfg, n, terms.pres or terms.sync)
+        if terms.audio:
+            z_src["a"], gain = encode_audio(self.audio, source.audio, source.sample_rate, cfg.media)
+            branches["a"] = ModalityBranch(self.audio, *cfg.prompts.audio(), cfg, 1, terms.pres or terms.sync)
+        # Independent streams: what one modality draws (data-dependent patch samples) never shifts the other's noise.
+        streams = {name: _child_generator(generator) for name in ("time", "video", "audio")}
+        return EditState(
+            terms=terms,
+            num_frames=len(source.frames),
+            branches=branches,
+            z_src=z_src,
+            z={m: z.clone().requires_grad_(True) for m, z in z_src.items()},
+            streams=streams,
+            gain=gain,
+        )
+
+    def step_losses(self, state: EditState) -> StepLosses:
+        """Draw a timestep and evaluate the mode's loss terms at the state's latents (inside `state.capturing()`)."""
+        cfg, terms = self.config, state.terms
+        t = self._timestep(self.video if terms.video else self.audio, state.streams["time"])
+        losses: dict[str, torch.Tensor] = {}
+        scores: dict[str, torch.Tensor] = {}
+        segments: dict[str, list[torch.Tensor]] = {"v": [], "a": []}
+        if terms.video:
+            video_losses, segments["v"], scores["v"] = self._video_step(state, t)
+            losses.update(video_losses)
+        if terms.audio:
+            audio_losses, segments["a"], scores["a"] = self._audio_step(state, t)
+            losses.update(audio_losses)
+        if terms.sync and segments["v"] and segments["a"]:
+            losses["sync"] = sync_loss(segments["v"], segments["a"], cfg.sync.temperature)
+        return StepLosses(losses, scores, int(t))
+
     def run(
         self,
         source: PreparedClip,
@@ -176,60 +247,24 @@ class Editor:
         cfg = self.config
         if cfg.mode == "sdedit":
             return self._sdedit(source, generator, progress)
-        terms = mode_terms(cfg)
-        media, n = cfg.media, cfg.media.grid
-        num_frames = len(source.frames)
-
-        z_v_src = z_a_src = z_v = z_a = None
-        branches: dict[str, ModalityBranch] = {}
-        if terms.video:
-            z_v_src = encode_frames(self.video, source.frames, n)
-            branches["v"] = ModalityBranch(self.video, *cfg.prompts.video(), cfg, n, terms.pres or terms.sync)
-            z_v = z_v_src.clone().requires_grad_(True)
-        if terms.audio:
-            z_a_src, gain = encode_audio(self.audio, source.audio, source.sample_rate, media)
-            branches["a"] = ModalityBranch(self.audio, *cfg.prompts.audio(), cfg, 1, terms.pres or terms.sync)
-            z_a = z_a_src.clone().requires_grad_(True)
-        params = [z for z in (z_v, z_a) if z is not None]
-        optimizer = torch.optim.SGD(params, lr=cfg.lr)
+        state = self.start(source, generator)
+        optimizer = torch.optim.SGD(list(state.z.values()), lr=cfg.lr)
         schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
-
-        self._terms, self._num_frames = terms, num_frames
-        # Independent streams: what one modality draws (data-dependent patch samples) never shifts the other's noise.
-        streams = {name: _child_generator(generator) for name in ("time", "video", "audio")}
         history: dict[str, list[float]] = {}
-        mean_rel = {"v": None, "a": None}
+        mean_rel: dict[str, torch.Tensor] = {}
         steps = tqdm(range(cfg.steps), desc=f"edit ({cfg.mode})", disable=not progress, dynamic_ncols=True)
-        with contextlib.ExitStack() as capturing:
-            for branch in branches.values():
-                capturing.enter_context(branch.capturing())
+        with state.capturing():
             for step in steps:
-                prior_any = self.video if terms.video else self.audio
-                t = self._timestep(prior_any, streams["time"])
-                losses: dict[str, torch.Tensor] = {}
-                segments: dict[str, list[torch.Tensor]] = {"v": [], "a": []}
-                if terms.video:
-                    video_losses, segments["v"], scores = self._video_step(
-                        branches["v"], z_v_src, z_v, t, streams["video"]
-                    )
-                    losses.update(video_losses)
-                    mean_rel["v"] = _running_mean(mean_rel["v"], scores, step)
-                if terms.audio:
-                    audio_losses, segments["a"], scores = self._audio_step(
-                        branches["a"], z_a_src, z_a, t, streams["audio"]
-                    )
-                    losses.update(audio_losses)
-                    mean_rel["a"] = _running_mean(mean_rel["a"], scores, step)
-                if terms.sync and segments["v"] and segments["a"]:
-                    losses["sync"] = sync_loss(segments["v"], segments["a"], cfg.sync.temperature)
-
-                total = _weighted_total(losses, cfg)
+                out = self.step_losses(state)
+                for m, scores in out.scores.items():
+                    mean_rel[m] = _running_mean(mean_rel.get(m), scores, step)
+                total = _weighted_total(out.losses, cfg)
                 optimizer.zero_grad(set_to_none=True)
                 if total.requires_grad:  # every weight can be zero, e.g. in an ablation
                     total.backward()
                     optimizer.step()
-                record = {k: float(v.detach()) for k, v in losses.items()}
-                record.update(total=float(total.detach()), t=int(t), lr=optimizer.param_groups[0]["lr"])
+                record = {k: float(v.detach()) for k, v in out.losses.items()}
+                record.update(total=float(total.detach()), t=out.t, lr=optimizer.param_groups[0]["lr"])
                 schedule.step()
                 for key, value in record.items():
                     history.setdefault(key, []).append(value)
@@ -239,11 +274,12 @@ class Editor:
 
         frames = source.frames
         audio, rate = source.audio, source.sample_rate
-        if terms.video:
-            frames = decode_frames(self.video, z_v.detach(), n, num_frames)
-        if terms.audio:
-            audio = decode_audio(self.audio, z_a.detach(), round(source.duration * self.audio.sample_rate), gain)
-            rate = self.audio.sample_rate
+        z_v, z_a = state.z.get("v"), state.z.get("a")
+        if z_v is not None:
+            frames = decode_frames(self.video, z_v.detach(), cfg.media.grid, state.num_frames)
+        if z_a is not None:
+            samples = round(source.duration * self.audio.sample_rate)
+            audio, rate = decode_audio(self.audio, z_a.detach(), samples, state.gain), self.audio.sample_rate
         return EditResult(
             source=source,
             frames=frames,
@@ -253,48 +289,44 @@ class Editor:
             z_video=None if z_v is None else z_v.detach(),
             z_audio=None if z_a is None else z_a.detach(),
             history=history,
-            relevance_video=None if mean_rel["v"] is None else mean_rel["v"].cpu().numpy(),
-            relevance_audio=None if mean_rel["a"] is None else mean_rel["a"].cpu().numpy(),
+            relevance_video=mean_rel["v"].cpu().numpy() if "v" in mean_rel else None,
+            relevance_audio=mean_rel["a"].cpu().numpy() if "a" in mean_rel else None,
         )
 
-    def _relevant(self, scores: torch.Tensor, tau: float, generator: torch.Generator) -> torch.Tensor:
+    def _relevant(self, scores: torch.Tensor, tau: float, terms: Terms, generator: torch.Generator) -> torch.Tensor:
         mask = relevance_mask(scores, self.config.relevance.method, tau)
-        return random_mask_like(mask, generator) if self._terms.random_relevance else mask
+        return random_mask_like(mask, generator) if terms.random_relevance else mask
 
     def _branch_losses(
-        self, suffix: str, z: torch.Tensor, out: BranchOutput, tau: float, generator: torch.Generator
+        self, suffix: str, z: torch.Tensor, out: BranchOutput, tau: float, terms: Terms, generator: torch.Generator
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """L_dds and L_pres of one modality, and its relevant mask (both modalities share this)."""
-        relevant = self._relevant(out.scores, tau, generator)
+        relevant = self._relevant(out.scores, tau, terms, generator)
         losses = {f"dds_{suffix}": dds_loss(z, out.delta), f"relevant_{suffix}": relevant.float().mean().detach()}
-        if self._terms.pres:
+        if terms.pres:
             losses[f"pres_{suffix}"] = preservation_loss(
                 out.trg_features, out.src_features, ~relevant, generator, **_pres_kwargs(self.config)
             )
         return losses, relevant
 
     def _video_step(
-        self,
-        branch: ModalityBranch,
-        z_src: torch.Tensor,
-        z: torch.Tensor,
-        t: torch.Tensor,
-        generator: torch.Generator,
+        self, state: EditState, t: torch.Tensor
     ) -> tuple[dict[str, torch.Tensor], list[torch.Tensor], torch.Tensor]:
         """Video terms in a freshly shuffled grid layout; returns losses, sync segments, unshuffled S [F, h, w]."""
-        cfg, n, terms, num_frames = self.config, self.config.media.grid, self._terms, self._num_frames
+        cfg, n, terms, num_frames = self.config, self.config.media.grid, state.terms, state.num_frames
+        z, generator = state.z["v"], state.streams["video"]
         perm = shuffle_permutation(num_frames, n, generator).to(z.device)
         inverse = invert_permutation(perm)
         to_frames = lambda x: unpack_grids(permute_cells(x, n, inverse), n, num_frames)  # noqa: E731
         z_trg = permute_cells(z, n, perm)
-        out = branch.run(
-            permute_cells(z_src, n, perm),
+        out = state.branches["v"].run(
+            permute_cells(state.z_src["v"], n, perm),
             z_trg,
             t.to(z.device),
             _randn(z_trg, generator),
             terms.pres or terms.sync,
         )
-        losses, relevant = self._branch_losses("v", z_trg, out, cfg.relevance.tau_video, generator)
+        losses, relevant = self._branch_losses("v", z_trg, out, cfg.relevance.tau_video, terms, generator)
         segments = []
         if terms.sync:
             frame_relevant = to_frames(relevant[:, None].float())[:, 0] > 0.5
@@ -306,23 +338,21 @@ class Editor:
         return losses, segments, to_frames(out.scores[:, None])[:, 0].detach()
 
     def _audio_step(
-        self,
-        branch: ModalityBranch,
-        z_src: torch.Tensor,
-        z: torch.Tensor,
-        t: torch.Tensor,
-        generator: torch.Generator,
+        self, state: EditState, t: torch.Tensor
     ) -> tuple[dict[str, torch.Tensor], list[torch.Tensor], torch.Tensor]:
         """Audio terms; returns losses, sync segments (one per video frame), S [T, M]."""
-        cfg, terms = self.config, self._terms
-        out = branch.run(z_src, z, t.to(z.device), _randn(z, generator), terms.pres or terms.sync)
-        losses, relevant = self._branch_losses("a", z, out, cfg.relevance.tau_audio, generator)
+        cfg, terms = self.config, state.terms
+        z, generator = state.z["a"], state.streams["audio"]
+        out = state.branches["a"].run(
+            state.z_src["a"], z, t.to(z.device), _randn(z, generator), terms.pres or terms.sync
+        )
+        losses, relevant = self._branch_losses("a", z, out, cfg.relevance.tau_audio, terms, generator)
         segments = [
             audio_segments(
                 f[0],
                 pool_mask(relevant, f.shape[-2:])[0],
                 cfg.media.mel.duration,
-                self._num_frames,
+                state.num_frames,
                 cfg.media.fps,
             )
             for f in (out.trg_features if terms.sync else [])

@@ -169,6 +169,21 @@ def test_sync_alone_moves_both_latents(video_prior, audio_prior):
     assert (result.z_audio - z_a0).abs().max() > 0
 
 
+def test_a_run_step_is_start_step_losses_and_one_sgd_step(video_prior, audio_prior):
+    """`start` + `step_losses` are the editor's own step (what benchmarks/loss_gradients.py measures with)."""
+    source = _source(None)
+    editor = Editor(video_prior, audio_prior, _config("aved", steps=1, lr=0.5))
+    state = editor.start(source, torch.Generator().manual_seed(0))
+    with state.capturing():
+        losses = editor.step_losses(state).losses
+    assert set(losses) == {"dds_v", "relevant_v", "pres_v", "dds_a", "relevant_a", "pres_a", "sync"}
+    total = sum(v for k, v in losses.items() if not k.startswith("relevant"))  # every λ is 1
+    grad_v, grad_a = torch.autograd.grad(total, [state.z["v"], state.z["a"]])
+    result = _run("aved", video_prior, audio_prior, source, steps=1, lr=0.5)
+    torch.testing.assert_close(result.z_video, state.z_src["v"] - 0.5 * grad_v)
+    torch.testing.assert_close(result.z_audio, state.z_src["a"] - 0.5 * grad_a)
+
+
 @pytest.mark.parametrize("mode", ["aved", "independent", "dds", "sdedit", "random-relevance"])
 def test_every_mode_returns_the_source_duration(mode, video_prior, audio_prior):
     source = _source(None)
