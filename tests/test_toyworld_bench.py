@@ -7,7 +7,7 @@ import pytest
 
 from aved.codec import prepare_clip
 from aved.toyworld import models
-from aved.toyworld.bench import METRICS, paired_differences, paired_tables, score_row, verdict
+from aved.toyworld.bench import METRICS, TYPE_METRICS, paired_differences, paired_tables, score_row, verdict
 from aved.toyworld.tasks import task_set
 
 TASKS = task_set(seed=0, count=16, duration=2.0)
@@ -65,6 +65,7 @@ def test_short_bench_run_writes_its_table_and_resumes(tiny_models, tmp_path):
         assert half["gt_mel_l1"] == source["gt_mel_l1"] and half["sound_target_acc"] == source["sound_target_acc"]
     assert all(title in table for title in METRICS.values())
     assert "| aved − independent |" in table and "| aved − sdedit |" in table  # the paired section
+    assert table.count("| edit type | tasks | source | aved |") == len(TYPE_METRICS)  # per-edit-type tables
     assert (out / "paired.csv").read_text().count("\naved,") == 3 * len(METRICS)
     assert (out / "summary.png").stat().st_size > 0 and (out / "clips" / TASKS[0].id / "aved.mp4").exists()
     assert main(argv) == 0  # resumes: nothing left to do
