@@ -277,13 +277,10 @@ def summary_tables(records: list[dict[str, Any]]) -> tuple[str, str, str]:
         csv_rows.append([row, len(items), *(v for m in METRICS for v in (stats[m].mean, stats[m].half)), seconds.mean])
     csv_header = ["row", "tasks", *(f"{m}_{p}" for m in METRICS for p in ("mean", "ci95")), "seconds_mean"]
     by_type_header = ["row", "edit_type", "tasks", *METRICS]
-    by_type = []
-    for row in _row_order(records):
-        for edit_type in sorted({r["edit_type"] for r in records}):
-            items = [r for r in records if r["row"] == row and r["edit_type"] == edit_type]
-            if items:
-                means = [summarize(r.get(m) for r in items).mean for m in METRICS]
-                by_type.append([row, edit_type, len(items), *means])
+    by_type = [
+        [row, edit_type, count, *(means[m] for m in METRICS)]
+        for (row, edit_type), (count, means) in edit_type_means(records).items()
+    ]
     return (
         _markdown_table(header, md_rows),
         _csv_text(csv_header, csv_rows),
@@ -324,7 +321,11 @@ def paired_tables(records: list[dict[str, Any]], mode: str = "aved") -> tuple[st
         cells = []
         for metric in METRICS:
             stat, word = stats[metric], verdict(stats[metric], metric)
-            text = "—" if stat.n == 0 else f"{stat.mean:+.3f} ± {stat.half:.3f}"
+            text = (
+                "—"
+                if stat.n == 0
+                else f"{stat.mean:+.3f}" + (f" (n={stat.n})" if stat.n < 2 else f" ± {stat.half:.3f}")
+            )
             cells.append(f"**{text} {word}**" if word else text)
             csv_rows.append([mode, other, metric, stat.mean, stat.half, stat.n, word])
         md_rows.append([f"{mode} − {other}", *cells])
@@ -334,19 +335,28 @@ def paired_tables(records: list[dict[str, Any]], mode: str = "aved") -> tuple[st
     )
 
 
+def edit_type_means(records: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, dict[str, float]]]:
+    """(row, edit type) → (tasks, mean of every metric over them; NaN where no task has it)."""
+    out = {}
+    for row in _row_order(records):
+        for edit_type in sorted({r["edit_type"] for r in records}):
+            items = [r for r in records if r["row"] == row and r["edit_type"] == edit_type]
+            if items:
+                out[row, edit_type] = (len(items), {m: summarize(r.get(m) for r in items).mean for m in METRICS})
+    return out
+
+
 def edit_type_tables(records: list[dict[str, Any]], metrics: tuple[str, ...]) -> str:
     """One markdown table per metric: its mean for each edit type (rows) and each row of the bench (columns)."""
+    means = edit_type_means(records)
     rows, types = _row_order(records), sorted({r["edit_type"] for r in records})
     parts = []
     for metric in metrics:
         body = []
         for edit_type in types:
-            cells = []
-            for row in rows:
-                stat = summarize(r.get(metric) for r in records if r["row"] == row and r["edit_type"] == edit_type)
-                cells.append("—" if stat.n == 0 else f"{stat.mean:.3g}")
+            cells = [means.get((row, edit_type), (0, {}))[1].get(metric, math.nan) for row in rows]
             count = len({r["task"] for r in records if r["edit_type"] == edit_type})
-            body.append([edit_type, str(count), *cells])
+            body.append([edit_type, str(count), *("—" if math.isnan(v) else f"{v:.3g}" for v in cells)])
         parts.append(f"### {METRICS[metric]}\n\n" + _markdown_table(["edit type", "tasks", *rows], body))
     return "\n\n".join(parts)
 
@@ -399,8 +409,8 @@ def write_bench_report(out_dir: str | Path) -> list[Path]:
         sections.append(
             "## aved against each mode, paired by task\n\naved's value minus the other mode's on the same task, "
             "mean ± half-width of the 95 % t-interval over the tasks where both have the metric. Pairing removes "
-            "the spread between tasks, so these intervals are much narrower than the table's. **Bold**: the "
-            "interval excludes 0, and the word says whether aved is the better of the two.\n\n" + paired_md
+            "the spread between tasks, which the table's intervals include. **Bold**: the interval excludes 0, "
+            "and the word says whether aved is the better of the two.\n\n" + paired_md
         )
     sections.append("## Per edit type (means)\n\n" + edit_type_tables(records, TYPE_METRICS))
     paths = {
