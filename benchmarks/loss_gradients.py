@@ -20,7 +20,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import torch
 
-from aved.api import edit
 from aved.codec import prepare_clip
 from aved.config import EditConfig, apply_overrides, apply_preset, parse_set
 from aved.editor import Editor
@@ -33,8 +32,8 @@ TERMS = {"dds_v": "dds", "dds_a": "dds", "pres_v": "pres", "pres_a": "pres", "sy
 def gradient_norms(editor: Editor, state, draws: int) -> dict[str, list[tuple[float, float]]]:
     """Per term, (‖λ·∂L/∂z_v‖, ‖λ·∂L/∂z_a‖) for each of `draws` steps drawn from the state's streams."""
     weights = editor.config.weights
-    z = [state.z[m] for m in ("v", "a") if m in state.z]
     names = [m for m in ("v", "a") if m in state.z]
+    z = [state.z[m] for m in names]
     norms: dict[str, list[tuple[float, float]]] = {}
     with state.capturing():
         for _ in range(draws):
@@ -83,13 +82,13 @@ def main() -> None:
     print(f"{args.clip}: '{args.source}' → '{args.target}', mode {args.mode}")
     print(f"λ_dds {w.dds}, λ_pres {w.pres}, λ_sync {w.sync}")
 
-    generator = torch.Generator().manual_seed(config.seed)
-    state = editor.start(prepare_clip(clip, config.media), generator)
+    source = prepare_clip(clip, config.media)
+    state = editor.start(source, torch.Generator().manual_seed(config.seed))
     title = f"at the source latents (step 0), median of {args.draws} draws"
     print_table(title, gradient_norms(editor, state, args.draws))
 
     if args.edited:
-        result = edit(clip, config=config, video_prior=video, audio_prior=audio, progress=True)
+        result = editor.run(source, torch.Generator().manual_seed(config.seed))
         for m, z in (("v", result.z_video), ("a", result.z_audio)):
             if z is not None:
                 state.z[m] = z.clone().requires_grad_(True)
