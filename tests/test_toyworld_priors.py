@@ -81,6 +81,29 @@ def test_training_conditions_equal_the_priors_inference_conditions(fresh_priors)
         torch.testing.assert_close(trained[key].float(), expected[key].float(), atol=1e-6, rtol=1e-5)
 
 
+def test_model_card_states_the_latent_shapes_the_vaes_produce(fresh_priors):
+    from aved.toyworld.card import model_card
+    from aved.toyworld.evaluate import PriorScores
+    from aved.toyworld.train import TrainConfig, TrainResult
+
+    video, audio = fresh_priors
+    media = models.media_config()
+    side = media.frame_size * media.grid
+    with torch.no_grad():
+        z_v = video.encode(torch.zeros(1, 3, side, side))
+        z_a = audio.encode(torch.zeros(1, 1, media.mel.num_frames, media.mel.n_mels))
+    phases = ("video_vae", "video_unet", "audio_vae", "audio_unet")
+    scores = {
+        "video": PriorScores({"colour": 0.5, "kind": 0.5, "background": 0.5}, ["p"], np.zeros(0)),
+        "audio": PriorScores({"kind": 0.5, "has_events": 1.0}, ["p"], np.zeros(0)),
+    }
+    seconds = dict.fromkeys((*phases, "data", "samples"), 60.0)
+    result = TrainResult(video.pipeline, audio.pipeline, dict.fromkeys(phases, [0.1]), seconds, scores, TrainConfig())
+    card = model_card(result)
+    assert "→ {}×{}×{} latents".format(*z_v.shape[1:]) in card
+    assert "→ {}×{}×{} latents".format(*z_a.shape[1:]) in card
+
+
 def test_min_snr_weight_and_learning_rate_schedule():
     from aved.toyworld.train import PhaseConfig, lr_factor, min_snr_weight
 
@@ -127,10 +150,11 @@ def test_vae_training_lowers_the_object_weighted_loss():
 def test_training_data_masks_cover_exactly_the_object():
     from aved.toyworld.data import training_set
 
-    data = training_set(3, 2, models.media_config(), progress=False)
+    media = models.media_config()
+    data = training_set(3, 2, media, progress=False)
     share = data.masks.float().mean().item()
     assert 0.005 < share < 0.08  # the object covers a few percent of a frame
-    assert data.grids.shape[1:] == (2, 3, 128, 128) and data.mels.shape[1:] == (1, 200, 64)
+    assert data.grids.shape[1:] == (2, 3, 128, 128) and data.mels.shape[1:] == (1, media.mel.num_frames, 64)
 
 
 # --------------------------------------------------------------------------------------- shipped weights

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from aved.priors.tiny import replace_directory
+from aved.toyworld import models
 from aved.toyworld.train import TrainResult
 
 TRAIN_COMMAND = "aved toyworld train --out aved/toyworld/weights --seed {seed}"
@@ -86,18 +87,30 @@ def model_card(result: TrainResult) -> str:
         if hasattr(module, "parameters")
     )
     video, audio = result.scores["video"], result.scores["audio"]
+    media = models.media_config()
+    mel = media.mel
+    vf, af = result.video.vae_scale_factor, result.audio.vae_scale_factor
+    side = media.frame_size * media.grid // vf
+    v_latent = f"{result.video.vae.config.latent_channels}×{side}×{side}"
+    a_latent = f"{result.audio.vae.config.latent_channels}×{mel.num_frames // af}×{mel.n_mels // af}"
+    v_attn = " and ".join(
+        f"{side >> level}²"
+        for level, kind in enumerate(result.video.unet.config.down_block_types)
+        if kind.startswith("CrossAttn")
+    )
     return f"""# ToyWorld priors
 
 Two small latent diffusion models trained on ToyWorld renders (`aved.toyworld`), built from the same diffusers
 classes as the real priors and loaded through the same `from_pretrained` path:
 
-- `video/`: a `StableDiffusionPipeline` (CLIP text encoder with one token per caption word, factor-4 VAE, UNet
-  with cross-attention at 16² and 8²) over 2×2 grids of 64 px frames, i.e. 128² images → 4×32×32 latents.
-- `audio/`: an `AudioLDM2Pipeline` (T5 encoder with one token per word + CLAP/projection/GPT-2 stream, factor-4
-  mel VAE, UNet) over 2 s log-mels (64 bins, hop 160 → 200 frames) → 8×50×16 latents. No vocoder: the prior
-  turns mels into sound with Griffin-Lim (32 iterations).
+- `video/`: a `StableDiffusionPipeline` (CLIP text encoder with one token per caption word, factor-{vf} VAE, UNet
+  with cross-attention at {v_attn}) over 2×2 grids of 64 px frames, i.e. 128² images → {v_latent} latents.
+- `audio/`: an `AudioLDM2Pipeline` (T5 encoder with one token per word + CLAP/projection/GPT-2 stream, factor-{af}
+  mel VAE, UNet) over {mel.duration:g} s log-mels ({mel.n_mels} bins, hop {mel.hop_length} → {mel.num_frames}
+  frames) → {a_latent} latents. No vocoder: the prior turns mels into sound with Griffin-Lim (32 iterations).
 
-Use them with `aved edit CLIP --model toyworld …` (2 s at 4 fps, 64 px frames, grid 2, a 2 s mel window).
+Use them with `aved edit CLIP --model toyworld …` ({media.duration:g} s at {media.fps:g} fps, {media.frame_size} px
+frames, grid {media.grid}, a {mel.duration:g} s mel window).
 
 ## How they were made
 
@@ -106,8 +119,8 @@ Use them with `aved edit CLIP --model toyworld …` (2 s at 4 fps, 64 px frames,
 ```
 
 Seeded end to end (data, initialisation, batches, noise): the same command on the same machine gives the same
-weights. Data: {cfg.clips} random scenes (background × kind × colour × motion seed), 2 s each, read by the
-engine's own front end (4 fps, 64 px, 2×2 grids; AudioLDM2 log-mel), cells of the grids shuffled as the editor
+weights. Data: {cfg.clips} random scenes (background × kind × colour × motion seed), {media.duration:g} s each, read
+by the engine's own front end (4 fps, 64 px, 2×2 grids; AudioLDM2 log-mel), cells of the grids shuffled as the editor
 does. VAEs: L1 reconstruction with object pixels weighted ×{cfg.object_weight:g} (objects are ~3 % of a frame)
 and KL ×{cfg.kl_weight:g}; the latent scaling factor is 1/std of the trained latents. UNets: ε-prediction, min-SNR-γ
 weighting (γ = {cfg.min_snr_gamma:g}), captions dropped to "" with p = {cfg.uncond_prob:g} for classifier-free

@@ -19,7 +19,7 @@ from diffusers import (
 )
 from transformers import ClapFeatureExtractor
 
-from aved.config import MediaConfig, MelConfig
+from aved.config import EditConfig, MediaConfig, apply_preset
 from aved.priors.tiny import (
     audioldm2_scheduler,
     sd_scheduler,
@@ -39,8 +39,8 @@ GPT2_NEW_TOKENS = 8
 
 
 def media_config() -> MediaConfig:
-    """How the engine reads a ToyWorld clip: 2 s at 4 fps, 64 px frames in 2×2 grids, a 2 s mel window."""
-    return MediaConfig(fps=4.0, duration=2.0, frame_size=64, grid=2, mel=MelConfig(duration=2.0))
+    """How the engine reads a ToyWorld clip: the `toyworld` preset's media settings."""
+    return apply_preset(EditConfig(), "toyworld").media
 
 
 def vocabulary() -> tuple[str, ...]:
