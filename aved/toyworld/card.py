@@ -90,7 +90,8 @@ def model_card(result: TrainResult) -> str:
     media = models.media_config()
     mel = media.mel
     vf, af = result.video.vae_scale_factor, result.audio.vae_scale_factor
-    side = media.frame_size * media.grid // vf
+    g, pixels = media.grid, media.frame_size * media.grid
+    side = pixels // vf
     v_latent = f"{result.video.vae.config.latent_channels}×{side}×{side}"
     a_latent = f"{result.audio.vae.config.latent_channels}×{mel.num_frames // af}×{mel.n_mels // af}"
     v_attn = " and ".join(
@@ -104,7 +105,8 @@ Two small latent diffusion models trained on ToyWorld renders (`aved.toyworld`),
 classes as the real priors and loaded through the same `from_pretrained` path:
 
 - `video/`: a `StableDiffusionPipeline` (CLIP text encoder with one token per caption word, factor-{vf} VAE, UNet
-  with cross-attention at {v_attn}) over 2×2 grids of 64 px frames, i.e. 128² images → {v_latent} latents.
+  with cross-attention at {v_attn}) over {g}×{g} grids of {media.frame_size} px frames, i.e. {pixels}² images
+  → {v_latent} latents.
 - `audio/`: an `AudioLDM2Pipeline` (T5 encoder with one token per word + CLAP/projection/GPT-2 stream, factor-{af}
   mel VAE, UNet) over {mel.duration:g} s log-mels ({mel.n_mels} bins, hop {mel.hop_length} → {mel.num_frames}
   frames) → {a_latent} latents. No vocoder: the prior turns mels into sound with Griffin-Lim (32 iterations).
@@ -120,12 +122,13 @@ frames, grid {media.grid}, a {mel.duration:g} s mel window).
 
 Seeded end to end (data, initialisation, batches, noise): the same command on the same machine gives the same
 weights. Data: {cfg.clips} random scenes (background × kind × colour × motion seed), {media.duration:g} s each, read
-by the engine's own front end (4 fps, 64 px, 2×2 grids; AudioLDM2 log-mel), cells of the grids shuffled as the editor
-does. VAEs: L1 reconstruction with object pixels weighted ×{cfg.object_weight:g} (objects are ~3 % of a frame)
-and KL ×{cfg.kl_weight:g}; the latent scaling factor is 1/std of the trained latents. UNets: ε-prediction, min-SNR-γ
-weighting (γ = {cfg.min_snr_gamma:g}), captions dropped to "" with p = {cfg.uncond_prob:g} for classifier-free
-guidance, trained jointly with the text encoder they read (the AudioLDM2 GPT-2 stream is recomputed from the
-current T5 every 100 steps). AdamW, linear warm-up then cosine decay to 10 %.
+by the engine's own front end ({media.fps:g} fps, {media.frame_size} px, {g}×{g} grids; AudioLDM2 log-mel),
+cells of the grids shuffled as the editor does. VAEs: L1 reconstruction with object pixels weighted
+×{cfg.object_weight:g} (objects are ~3 % of a frame) and KL ×{cfg.kl_weight:g}; the latent scaling factor is 1/std
+of the trained latents. UNets: ε-prediction, min-SNR-γ weighting (γ = {cfg.min_snr_gamma:g}), captions dropped to
+"" with p = {cfg.uncond_prob:g} for classifier-free guidance, trained jointly with the text encoder they read (the
+AudioLDM2 GPT-2 stream is recomputed from the current T5 every 100 steps). AdamW, linear warm-up then cosine
+decay to 10 %.
 
 | phase | steps | batch | peak lr | final loss (mean of last 100) | minutes |
 | --- | --- | --- | --- | --- | --- |
