@@ -25,10 +25,11 @@ from aved.toyworld import models
 ROWS_PER_GRID = 4  # source/target branch × conditional/unconditional
 
 
+@torch.no_grad()
 def latent_shape(vae, pixels: tuple[int, int]) -> tuple[int, ...]:
-    """[C, h, w] of the VAE's latent for one input of `pixels`."""
-    factor = 2 ** (len(vae.config.block_out_channels) - 1)
-    return (vae.config.latent_channels, pixels[0] // factor, pixels[1] // factor)
+    """[C, h, w] of the VAE's latent for one input of `pixels` (encoded, not recomputed from its config)."""
+    x = torch.zeros(1, vae.config.in_channels, *pixels)
+    return tuple(vae.encode(x).latent_dist.mode().shape[1:])
 
 
 def inputs(kind: str, unet, vae, batch: int) -> tuple[torch.Tensor, dict]:
