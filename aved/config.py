@@ -26,7 +26,7 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
         "media.duration": 2.0,
         "media.frame_size": 64,
         "media.grid": 2,
-        "media.mel.duration": 2.0,
+        "media.mel.duration": 2.08,  # 208 mel frames: a multiple of the factor-8 VAE × the 2-level UNet
         "relevance.tau_video": 0.5,
         "relevance.tau_audio": 0.5,
     },

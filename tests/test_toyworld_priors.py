@@ -190,4 +190,4 @@ def test_shipped_sound_prior_sounds_like_the_prompted_kind(shipped):
     assert scores["has_events"] >= BARS["has_events"]
 
 
-BARS = {"background": 0.40, "colour": 0.85, "kind": 0.55, "sound_kind": 0.85, "has_events": 0.9}
+BARS = {"background": 0.40, "colour": 0.95, "kind": 0.65, "sound_kind": 0.80, "has_events": 0.9}

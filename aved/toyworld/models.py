@@ -1,10 +1,14 @@
 """The ToyWorld priors' architectures: the real pipelines' classes, sized for 64 px frames and 2 s of sound on a CPU.
 
 The video prior is a StableDiffusionPipeline over 2×2 grids of 64 px frames (factor-4 VAE → 32×32 latents); the
-sound prior is an AudioLDM2Pipeline over 2 s log-mels (factor-4 VAE → 50×16 latents) without a vocoder: the
-prior decodes mels with Griffin-Lim. Both text encoders know every caption word as one token, so relevance reads
-one key per word. Only the UNets, the VAEs and the text encoders the UNets read are trained; the sound prior's
-CLAP, projection and GPT-2 stay at their seeded random initialisation (they only feed the GPT-2 stream).
+sound prior is an AudioLDM2Pipeline over 2.08 s log-mels (factor-8 VAE with 16 channels → 26×8 latents) without a
+vocoder: the prior decodes mels with Griffin-Lim. The sizes are what lets the full ToyWorld benchmark run in 2
+hours on 2 CPU cores (benchmarks/README.md): the frame UNet is narrow where the latent is large and attends with
+32-dim heads; the sound VAE's factor 8 with 16 channels keeps factor 4 with 4 channels' numbers per bin but leaves
+its UNet a quarter of the positions (at factor 8 the frame VAE loses the objects' shapes). Both text encoders know
+every caption word as one token, so relevance reads one key per word. Only the UNets, the VAEs and the text
+encoders the UNets read are trained; the sound prior's CLAP, projection and GPT-2 stay at their seeded random
+initialisation (they only feed the GPT-2 stream).
 """
 
 from __future__ import annotations
@@ -56,9 +60,9 @@ def vocabulary() -> tuple[str, ...]:
 
 
 def video_unet() -> UNet2DConditionModel:
-    """Three levels (32², 16², 8² on a grid's latent); cross-attention at 16² and 8²."""
+    """Three levels (32², 16², 8² on a grid's latent); cross-attention at 16² and 8² with 32-dim heads."""
     return UNet2DConditionModel(
-        block_out_channels=(32, 64, 64),
+        block_out_channels=(16, 32, 64),
         layers_per_block=1,
         sample_size=32,
         in_channels=4,
@@ -66,7 +70,7 @@ def video_unet() -> UNet2DConditionModel:
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=32,
-        attention_head_dim=8,
+        attention_head_dim=(1, 1, 2),  # diffusers' name for the number of heads
         use_linear_projection=True,
         norm_num_groups=16,
     )
@@ -89,31 +93,32 @@ def video_vae() -> AutoencoderKL:
 
 
 def audio_unet() -> AudioLDM2UNet2DConditionModel:
-    """Two levels (50×16, 25×8); the coarse level attends to the GPT-2 (16-d) and T5 (32-d) streams."""
+    """Two levels (26×8, 13×4); the coarse level attends to the GPT-2 (16-d) and T5 (32-d) streams, 32-dim heads."""
     return AudioLDM2UNet2DConditionModel(
         block_out_channels=(32, 64),
         layers_per_block=1,
-        sample_size=64,
-        in_channels=8,
-        out_channels=8,
+        sample_size=32,
+        in_channels=16,
+        out_channels=16,
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
         up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
         cross_attention_dim=([None, 16, 32], [None, 16, 32]),
+        attention_head_dim=2,  # diffusers' name for the number of heads: 32-dim heads at 64 channels
         norm_num_groups=16,
     )
 
 
 def audio_vae() -> AutoencoderKL:
-    """Factor-4 mel VAE with AudioLDM2's 8 latent channels: [B, 1, 200, 64] → [B, 8, 50, 16]."""
+    """Factor-8 mel VAE with 16 latent channels: [B, 1, 208, 64] → [B, 16, 26, 8]."""
     return AutoencoderKL(
         in_channels=1,
         out_channels=1,
-        down_block_types=("DownEncoderBlock2D",) * 3,
-        up_block_types=("UpDecoderBlock2D",) * 3,
-        block_out_channels=(16, 32, 32),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(16, 32, 32, 32),
         layers_per_block=1,
         norm_num_groups=16,
-        latent_channels=8,
+        latent_channels=16,
         sample_size=256,
         mid_block_add_attention=False,
     )

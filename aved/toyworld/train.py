@@ -43,8 +43,8 @@ class TrainConfig:
     clips: int = 2000
     video_vae: PhaseConfig = field(default_factory=lambda: PhaseConfig(steps=1800, batch=16, lr=2e-3))  # frames
     audio_vae: PhaseConfig = field(default_factory=lambda: PhaseConfig(steps=600, batch=8, lr=2e-3))
-    video_unet: PhaseConfig = field(default_factory=lambda: PhaseConfig(steps=2500, batch=16, lr=1e-3))
-    audio_unet: PhaseConfig = field(default_factory=lambda: PhaseConfig(steps=1600, batch=16, lr=1e-3))
+    video_unet: PhaseConfig = field(default_factory=lambda: PhaseConfig(steps=7000, batch=16, lr=1e-3))
+    audio_unet: PhaseConfig = field(default_factory=lambda: PhaseConfig(steps=2400, batch=16, lr=1e-3))
     object_weight: float = 20.0  # VAE reconstruction weight of object pixels (the object is ~3 % of a frame)
     kl_weight: float = 1e-6
     uncond_prob: float = 0.1  # caption dropped to "" for classifier-free guidance
