@@ -179,13 +179,30 @@ def cmd_toyworld_export(args: argparse.Namespace) -> None:
 
 
 def cmd_toyworld_train(args: argparse.Namespace) -> None:
-    from aved.toyworld.card import write_priors
-    from aved.toyworld.train import TrainConfig, train_priors
+    from aved.priors.audioldm2 import AudioLDM2Prior
+    from aved.toyworld.card import write_priors, write_vocoder
+    from aved.toyworld.evaluate import decoder_figures
+    from aved.toyworld.models import media_config
+    from aved.toyworld.train import TrainConfig, train_priors, train_vocoder_only
 
-    started = time.perf_counter()
-    result = train_priors(TrainConfig(seed=args.seed))
-    out = write_priors(result, args.out)
-    print(f"wrote {out}: video/, audio/, MODEL_CARD.md ({(time.perf_counter() - started) / 60:.1f} min)")
+    started, cfg = time.perf_counter(), TrainConfig(seed=args.seed)
+    if args.only == "vocoder":
+        audio_dir = Path(args.out) / "audio"
+        if not (audio_dir / "model_index.json").is_file():
+            raise AvedError(f"{audio_dir}: no trained sound prior to add a vocoder to (train without --only first)")
+        result = train_vocoder_only(str(audio_dir), cfg)
+    else:
+        result = train_priors(cfg)
+    print("scoring the sound decoders on the bench's ground truths …")
+    figures = decoder_figures(AudioLDM2Prior(result.audio, "toyworld-audio"), media_config())
+    for name, scores in figures.items():
+        print(f"  {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
+    if args.only == "vocoder":
+        out = write_vocoder(result, args.out, figures)
+        print(f"wrote {out}: audio/vocoder, MODEL_CARD.md ({(time.perf_counter() - started) / 60:.1f} min)")
+    else:
+        out = write_priors(result, args.out, figures)
+        print(f"wrote {out}: video/, audio/, MODEL_CARD.md ({(time.perf_counter() - started) / 60:.1f} min)")
 
 
 def cmd_toyworld_bench(args: argparse.Namespace) -> None:
@@ -204,7 +221,7 @@ def cmd_toyworld_bench(args: argparse.Namespace) -> None:
         },
     )
     shard = _parse_shard(args.shard)
-    run_bench(args.out, config, modes, count=args.tasks, shard=shard)
+    run_bench(args.out, config, modes, count=args.tasks, task_seed=args.task_seed, shard=shard)
     if shard[1] == 1:
         written = write_bench_report(args.out)
         print((Path(args.out) / "table.md").read_text().split("\n\n![")[0])
@@ -391,6 +408,11 @@ def build_parser() -> argparse.ArgumentParser:
     train = toy_sub.add_parser("train", help="train the two ToyWorld priors (seeded; under an hour on 2 CPU cores)")
     train.add_argument("--out", required=True, help="folder for video/, audio/ and MODEL_CARD.md (replaced whole)")
     train.add_argument("--seed", type=int, default=0, help="seed of data, initialisation and batches (default 0)")
+    train.add_argument(
+        "--only",
+        choices=["vocoder"],
+        help="retrain only this part in the --out folder, leaving the VAEs, UNets and text encoders bit for bit",
+    )
     train.set_defaults(run=cmd_toyworld_train)
     tbench = toy_sub.add_parser(
         "bench", help="every mode on every task, scored against the ground truth (resumable; table + plots)"
@@ -398,6 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     tbench.add_argument("--out", required=True, help="results folder; a rerun resumes where it stopped")
     tbench.add_argument("--modes", help="comma-separated (default: aved,independent,dds,sdedit,video-only,audio-only)")
     tbench.add_argument("--tasks", type=int, default=110, help="first N tasks of the seeded task set (default 110)")
+    tbench.add_argument("--task-seed", type=int, default=0, help="seed of the task set: fresh tasks (default 0)")
     tbench.add_argument("--steps", type=int, help="optimisation steps (default 200)")
     tbench.add_argument("--seed", type=int, help="edit seed (default 0)")
     tbench.add_argument("--shard", help="I/N: run every N-th task from the I-th (parallel processes); report after")

@@ -31,6 +31,7 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
         "relevance.tau_audio": 0.5,
     },
 }
+VOCODERS = ("pipeline", "griffin-lim")
 MODES = ("aved", "independent", "video-only", "audio-only", "dds", "sdedit", "random-relevance")
 
 
@@ -132,6 +133,7 @@ class ModelConfig:
     device: str = "auto"
     dtype: str = "float32"
     feature_layers: tuple[str, ...] = ("up_blocks.*.attn1",)
+    vocoder: str = "pipeline"  # the audio pipeline's own vocoder, or griffin-lim (the mel inverted by iteration)
 
 
 @dataclass
@@ -171,6 +173,10 @@ class EditConfig:
             (self.media.grid >= 1 and self.media.frame_size >= 8, "media.grid ≥ 1 and media.frame_size ≥ 8"),
             (0 < self.sdedit_strength <= 1, f"sdedit_strength must be in (0, 1], got {self.sdedit_strength}"),
             (self.model.dtype in ("float32", "float16", "bfloat16"), f"unknown dtype '{self.model.dtype}'"),
+            (
+                self.model.vocoder in VOCODERS,
+                f"model.vocoder must be one of {', '.join(VOCODERS)}, got '{self.model.vocoder}'",
+            ),
         ]
         for ok, message in checks:
             if not ok:

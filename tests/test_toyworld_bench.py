@@ -7,7 +7,16 @@ import pytest
 
 from aved.codec import prepare_clip
 from aved.toyworld import models
-from aved.toyworld.bench import METRICS, TYPE_METRICS, paired_differences, paired_tables, score_row, verdict
+from aved.toyworld.bench import (
+    METRICS,
+    TYPE_METRICS,
+    adjusted_p_values,
+    paired_differences,
+    paired_p_value,
+    paired_tables,
+    score_row,
+    verdict,
+)
 from aved.toyworld.tasks import task_set
 
 TASKS = task_set(seed=0, count=16, duration=2.0)
@@ -28,13 +37,20 @@ def test_ground_truth_scores_as_a_perfect_edit(prepared):
     assert all(r["gt_psnr"] == 100.0 and r["gt_mel_l1"] == 0.0 for r in rows)
     assert np.nanmean([r["trajectory_px"] for r in rows]) < 1.0  # same motion, other looks
     assert np.nanmean([r["onset_ms"] for r in rows]) < 10.0
+    for name in ("sound_recall", "sound_precision", "sound_f1", "bounce_recall", "bounce_precision", "bounce_f1"):
+        assert np.mean([r[name] for r in rows]) >= 0.97, name
+    assert np.mean([r["sound_extra"] for r in rows]) <= 0.1
 
 
 def test_source_scores_as_no_edit(prepared):
     mel = models.media_config().mel
     for task, source, truth in prepared:
         row = score_row(task, source, truth, source, mel)
-        assert row["trajectory_px"] == 0.0 and row["background_psnr"] == 100.0
+        assert row["trajectory_px"] == 0.0
+        if "background" in task.changed:  # comparing with a background that should have changed means nothing
+            assert np.isnan(row["background_psnr"])
+        else:
+            assert row["background_psnr"] == 100.0
         if task.edit_type == "identity":
             assert row["gt_psnr"] == 100.0
         elif "kind" not in task.changed:
@@ -54,9 +70,10 @@ def test_short_bench_run_writes_its_table_and_resumes(tiny_models, tmp_path):
     ]  # fmt: skip
     assert main(argv) == 0
     records = (out / "results.jsonl").read_text().splitlines()
-    assert len(records) == 2 * 6  # source, ground truth and the four modes for each task
+    assert len(records) == 2 * 8  # source, truth, both through the VAEs and the four modes for each task
     table = (out / "table.md").read_text()
-    for row in ("| source |", "| aved |", "| independent |", "| sdedit |", "| video-only |", "| ground truth |"):
+    rows = ("| source |", "| source via VAEs |", "| aved |", "| sdedit |", "| truth via VAEs |", "| ground truth |")
+    for row in rows:
         assert row in table
     by_row = {(r["task"], r["row"]): r for r in map(json.loads, records)}
     for task in TASKS[:2]:  # video-only = the independent edit's frames + the source's sound
@@ -65,7 +82,7 @@ def test_short_bench_run_writes_its_table_and_resumes(tiny_models, tmp_path):
         assert half["gt_mel_l1"] == source["gt_mel_l1"] and half["sound_target_acc"] == source["sound_target_acc"]
     assert all(title in table for title in METRICS.values())
     assert "| aved − independent |" in table and "| aved − sdedit |" in table  # the paired section
-    assert table.count("| edit type | tasks | source | aved |") == len(TYPE_METRICS)  # per-edit-type tables
+    assert table.count("| edit type | tasks | source | source via VAEs | aved |") == len(TYPE_METRICS)  # per edit type
     assert (out / "paired.csv").read_text().count("\naved,") == 3 * len(METRICS)
     assert (out / "summary.png").stat().st_size > 0 and (out / "clips" / TASKS[0].id / "aved.mp4").exists()
     assert main(argv) == 0  # resumes: nothing left to do
@@ -94,17 +111,94 @@ def test_paired_difference_is_the_paired_t_interval():
     low, high = ttest_rel(better, base).confidence_interval(0.95)
     assert stat.n == 12
     assert stat.mean == pytest.approx((low + high) / 2) and stat.half == pytest.approx((high - low) / 2)
-    assert verdict(stat, "av_align") == "better"
-    assert verdict(paired_differences(records, "dds", "aved")["av_align"], "av_align") == "worse"
-    # the same difference on a lower-is-better metric reads the other way
-    lower = _records({"aved": list(better), "dds": list(base)}, "onset_ms")
-    assert verdict(paired_differences(lower, "aved", "dds")["onset_ms"], "onset_ms") == "worse"
+    assert paired_p_value(stat) == pytest.approx(ttest_rel(better, base).pvalue)
+    assert verdict(stat, "av_align", paired_p_value(stat)) == "better"
+    reverse = paired_differences(records, "dds", "aved")["av_align"]
+    assert verdict(reverse, "av_align", paired_p_value(reverse)) == "worse"
+    # the same difference on a lower-is-better metric reads the other way; onset bias has no better side
+    lower = paired_differences(_records({"aved": list(better), "dds": list(base)}, "onset_ms"), "aved", "dds")
+    assert verdict(lower["onset_ms"], "onset_ms", paired_p_value(lower["onset_ms"])) == "worse"
+    assert verdict(stat, "onset_bias_ms", 0.0) == ""
+
+
+def test_paired_marks_control_the_false_discovery_rate():
+    """Benjamini–Hochberg over the table: a weak effect marked alone (p < 0.05) loses its mark among nulls."""
+    from scipy.stats import false_discovery_control, ttest_rel
+
+    rng = np.random.default_rng(1)
+    base = rng.uniform(0, 1, 20)
+    rows = {"aved": list(base + 0.5 + rng.normal(0, 0.05, 20)), "dds": list(base)}
+    records = _records(rows, "av_align")
+    for metric, shift in (("sound_f1", 0.02), *((m, 0.0) for m in ("frame_leak", "gt_psnr", "trajectory_px"))):
+        noise = rng.normal(0, 0.05, 20)
+        for record, value in zip(records[:20], base + shift + noise, strict=True):
+            record[metric] = float(value)
+        for record, value in zip(records[20:], base, strict=True):
+            record[metric] = float(value)
+    stats = {("dds", m): s for m, s in paired_differences(records, "aved", "dds").items()}
+    adjusted = adjusted_p_values(stats)
+    tested = [k for k in stats if stats[k].n >= 2]
+    by_aved = {r["task"]: r for r in records if r["row"] == "aved"}
+    by_dds = {r["task"]: r for r in records if r["row"] == "dds"}
+    raw = [ttest_rel([by_aved[t][k[1]] for t in sorted(by_aved)], [by_dds[t][k[1]] for t in sorted(by_dds)]).pvalue
+           for k in tested]  # fmt: skip
+    assert [adjusted[k] for k in tested] == pytest.approx(list(false_discovery_control(raw, method="bh")))
+    assert verdict(stats["dds", "av_align"], "av_align", adjusted["dds", "av_align"]) == "better"
+    marked = [k for k in tested if verdict(stats[k], k[1], adjusted[k])]
+    assert all(adjusted[k] >= p for k, p in zip(tested, raw, strict=True))  # adjusting never adds a mark
+    assert len(marked) <= 2
 
 
 def test_paired_difference_skips_tasks_missing_a_value_and_calls_ties():
     records = _records({"aved": [0.5, None, 0.7, 0.2], "independent": [0.5, 0.9, 0.6, 0.3]}, "av_align")
     stat = paired_differences(records, "aved", "independent")["av_align"]
     assert stat.n == 3 and stat.mean == pytest.approx(0.0)
-    assert verdict(stat, "av_align") == ""
+    assert verdict(stat, "av_align", paired_p_value(stat)) == ""
     markdown, csv_text = paired_tables(records)
     assert "| aved − independent |" in markdown and "aved,independent,av_align," in csv_text
+
+
+# ----------------------------------------------------------------------------------------------- events
+
+
+def test_an_added_and_a_removed_sound_event_move_recall_and_precision_by_one_event(prepared):
+    from aved.toyworld.render import impact_sound, trajectory
+    from aved.toyworld.scorers import event_scores, sound_events
+
+    task, _, truth = next(p for p in prepared if len(trajectory(p[0].target).impacts) >= 2)
+    impacts = trajectory(task.target).impacts
+    found = lambda audio: np.asarray([t for t, _ in sound_events(audio, truth.sample_rate)])  # noqa: E731
+    assert event_scores(found(truth.audio), impacts) == {"recall": 1.0, "precision": 1.0, "f1": 1.0}
+    n, rate = len(impacts), truth.sample_rate
+    gaps = np.diff(np.concatenate([[0.0], impacts, [truth.duration]]))
+    extra_at = float(np.concatenate([[0.0], impacts])[np.argmax(gaps)] + gaps.max() / 2)  # mid-way in the widest gap
+    added = truth.audio.copy()
+    sound = 0.5 * impact_sound(task.target.kind, rate, np.random.default_rng(0))
+    start = round(extra_at * rate)
+    added[start : start + len(sound)] += sound[: len(added) - start]
+    scores = event_scores(found(added), impacts)
+    assert scores["recall"] == 1.0 and scores["precision"] == pytest.approx(n / (n + 1))
+    removed = truth.audio.copy()
+    cut = round(impacts[0] * rate)
+    removed[cut : round(impacts[1] * rate) - 1] = 0.0  # up to the next impact: no tail left to trigger
+    scores = event_scores(found(removed), impacts)
+    assert scores["recall"] == pytest.approx((n - 1) / n) and scores["precision"] == 1.0
+    assert scores["f1"] == pytest.approx(2 * (n - 1) / (2 * n - 1))
+
+
+def test_a_removed_bounce_moves_bounce_recall_by_one_impact(prepared):
+    from aved.toyworld.render import trajectory
+    from aved.toyworld.scorers import bounce_times, event_scores, visible_impacts
+
+    for task, _, truth in prepared:
+        impacts = visible_impacts(trajectory(task.target).impacts, len(truth.frames), truth.fps)
+        found = bounce_times(truth.frames, truth.fps)
+        assert event_scores(found, impacts)["f1"] == 1.0, task.id
+    task, _, truth = next(p for p in prepared if len(visible_impacts(trajectory(p[0].target).impacts, 8, 4.0)) >= 2)
+    impacts = visible_impacts(trajectory(task.target).impacts, len(truth.frames), truth.fps)
+    frames = truth.frames.copy()
+    k = round(impacts[0] * truth.fps)
+    frames[k] = frames[k - 1]  # the object stays in the air where it should touch the ground
+    scores = event_scores(bounce_times(frames, truth.fps), impacts)
+    assert scores["recall"] == pytest.approx((len(impacts) - 1) / len(impacts)) and scores["precision"] == 1.0
+    assert event_scores(np.zeros(0), np.zeros(0)) == {"recall": 1.0, "precision": 1.0, "f1": 1.0}

@@ -59,7 +59,11 @@ class PriorCache:
         model = config.model
         wanted = {
             "video_prior": (config.mode != "audio-only", (model.video, model.dtype, model.device), load_video_prior),
-            "audio_prior": (config.mode != "video-only", (model.audio, model.dtype, model.device), load_audio_prior),
+            "audio_prior": (
+                config.mode != "video-only",
+                (model.audio, model.dtype, model.device, model.vocoder),
+                load_audio_prior,
+            ),
         }
         out = {}
         for name, (needed, key, load) in wanted.items():

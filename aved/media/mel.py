@@ -58,12 +58,18 @@ def log_mel(waveform: torch.Tensor, config: MelConfig | None = None) -> torch.Te
     return torch.log(torch.clamp(mel, min=config.clamp)).transpose(1, 2)
 
 
-def waveform_to_mel(waveform: np.ndarray, rate: int, config: MelConfig | None = None) -> tuple[torch.Tensor, float]:
-    """Any-rate mono waveform → ([1, 1, frames, n_mels] log-mel of the padded window, normalisation gain)."""
+def front_end_waveform(waveform: np.ndarray, rate: int, config: MelConfig | None = None) -> tuple[np.ndarray, float]:
+    """Any-rate mono waveform → (the normalised, padded window the mel is taken of, normalisation gain)."""
     config = config or MelConfig()
     mono = resample(waveform, rate, config.sample_rate)[: config.num_samples]
     # Normalise the real signal before zero-padding so that silence stays exactly zero.
     normalised, gain = normalize_waveform(mono)
-    padded = pad_or_crop(normalised, config.num_samples)
+    return pad_or_crop(normalised, config.num_samples), gain
+
+
+def waveform_to_mel(waveform: np.ndarray, rate: int, config: MelConfig | None = None) -> tuple[torch.Tensor, float]:
+    """Any-rate mono waveform → ([1, 1, frames, n_mels] log-mel of the padded window, normalisation gain)."""
+    config = config or MelConfig()
+    padded, gain = front_end_waveform(waveform, rate, config)
     mel = log_mel(torch.from_numpy(padded)[None], config)[:, : config.num_frames]
     return mel[:, None], gain

@@ -26,9 +26,14 @@ class AudioLDM2Prior(DiffusionPrior):
 
     @classmethod
     def from_pretrained(
-        cls, model_id: str = DEFAULT_AUDIO_MODEL, dtype: torch.dtype = torch.float32, device: str = "cpu"
+        cls,
+        model_id: str = DEFAULT_AUDIO_MODEL,
+        dtype: torch.dtype = torch.float32,
+        device: str = "cpu",
+        vocoder: str = "pipeline",
     ) -> AudioLDM2Prior:
-        extra = {"vocoder": None} if _saved_without_vocoder(model_id) else {}
+        """Load the pipeline; vocoder "griffin-lim" leaves its vocoder out and inverts mels by iteration."""
+        extra = {"vocoder": None} if vocoder == "griffin-lim" or _saved_without_vocoder(model_id) else {}
         pipeline = load_pipeline(AudioLDM2Pipeline, model_id, "audio", "--audio-model", dtype=dtype, **extra)
         pipeline.set_progress_bar_config(disable=True)
         return cls(pipeline.to(device), model_id)
@@ -98,7 +103,7 @@ class AudioLDM2Prior(DiffusionPrior):
 
 
 def _saved_without_vocoder(model_id: str) -> bool:
-    """A local pipeline folder saved with vocoder None (the ToyWorld sound prior decodes with Griffin-Lim)."""
+    """A local pipeline folder saved with vocoder None (it can only decode with Griffin-Lim)."""
     index = Path(model_id) / "model_index.json"
     if not index.is_file():
         return False

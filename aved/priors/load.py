@@ -24,4 +24,6 @@ def load_video_prior(model: ModelConfig) -> StableDiffusionPrior:
 
 
 def load_audio_prior(model: ModelConfig) -> AudioLDM2Prior:
-    return AudioLDM2Prior.from_pretrained(model.audio, getattr(torch, model.dtype), resolve_device(model.device))
+    return AudioLDM2Prior.from_pretrained(
+        model.audio, getattr(torch, model.dtype), resolve_device(model.device), vocoder=model.vocoder
+    )

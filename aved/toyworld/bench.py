@@ -1,7 +1,9 @@
 """`aved toyworld bench`: each editing mode on each ToyWorld task, scored against the ground truth; resumable.
 
-Every task is also scored as `source` (no edit) and `ground truth` (the target render): the rows every mode
-sits between. Results are appended one line per (task, row) to results.jsonl, so a stopped run resumes.
+Every task is also scored as `source` (no edit) and `ground truth` (the target render), the rows every mode
+sits between, and as both passed through the priors' encoders and decoders alone (`source via VAEs`, `truth
+via VAEs`): the ceilings no edit can beat. Results are appended one line per (task, row) to results.jsonl, so
+a stopped run resumes.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from tqdm.auto import tqdm
 
 from aved.bench.report import Stat, _csv_text, _markdown_table, summarize
 from aved.bench.results import append_record, read_records, write_atomic
-from aved.codec import PreparedClip, prepare_clip
+from aved.codec import PreparedClip, prepare_clip, reconstruct
 from aved.config import EditConfig, MelConfig
 from aved.errors import AvedError
 from aved.media.clip import write_clip
@@ -27,11 +29,22 @@ from aved.media.mel import waveform_to_mel
 from aved.metrics.av_align import av_align
 from aved.toyworld.evaluate import frame_attributes
 from aved.toyworld.render import trajectory
-from aved.toyworld.scorers import background_psnr, centroid, match_onsets, object_mask, sound_events
+from aved.toyworld.scorers import (
+    background_psnr,
+    bounce_times,
+    centroid,
+    event_scores,
+    match_onsets,
+    object_mask,
+    sound_events,
+    visible_impacts,
+)
 from aved.toyworld.tasks import EditTask, task_set
 
 BENCH_MODES = ("aved", "independent", "dds", "sdedit", "video-only", "audio-only")
 SOURCE_ROW, TRUTH_ROW = "source", "ground truth"
+SOURCE_CODEC_ROW, TRUTH_CODEC_ROW = "source via VAEs", "truth via VAEs"
+REFERENCE_ROWS = (SOURCE_ROW, SOURCE_CODEC_ROW, TRUTH_CODEC_ROW, TRUTH_ROW)
 VISUAL = ("kind", "colour", "background")
 # metric → column title (arrow: which way is better)
 METRICS = {
@@ -40,14 +53,25 @@ METRICS = {
     "frame_leak": "unwanted change frames ↓",
     "sound_leak": "unwanted change sound ↓",
     "trajectory_px": "trajectory err. px ↓",
-    "background_psnr": "background PSNR vs source dB ↑",
+    "background_psnr": "kept background PSNR vs source dB ↑",
+    "bounce_recall": "bounce recall frames ↑",
+    "bounce_precision": "bounce precision frames ↑",
+    "bounce_f1": "bounce F1 frames ↑",
+    "sound_recall": "sound-event recall ↑",
+    "sound_precision": "sound-event precision ↑",
+    "sound_f1": "sound-event F1 ↑",
+    "sound_extra": "extra sound events / clip ↓",
     "onset_ms": "onset err. ms ↓",
+    "onset_bias_ms": "onset bias ms (0 best)",
     "av_align": "AV-Align ↑",
     "gt_psnr": "PSNR vs truth dB ↑",
     "gt_mel_l1": "mel L1 vs truth ↓",
 }
 RESULTS, SETTINGS = "results.jsonl", "bench.json"
-TYPE_METRICS = ("frame_target_acc", "sound_target_acc", "frame_leak", "background_psnr", "av_align")
+TYPE_METRICS = ("frame_target_acc", "sound_target_acc", "frame_leak", "background_psnr", "sound_f1", "av_align")
+ONE_DECIMAL = ("trajectory_px", "background_psnr", "onset_ms", "onset_bias_ms", "gt_psnr")
+FDR = 0.05
+PLOT_COLUMNS = 5  # false discovery rate of the paired table's better/worse marks (Benjamini–Hochberg)
 # Each single-modality mode is one half of an `independent` edit, bit for bit (tests/test_editor.py): when this
 # process has just run `independent` on a task, its halves are taken from it instead of being edited again.
 HALF_OF_INDEPENDENT = ("video-only", "audio-only")
@@ -66,8 +90,11 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else math.nan
 
 
-def frame_metrics(task: EditTask, frames: np.ndarray, source: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Attribute accuracy and leakage, trajectory error and background PSNR vs the source, PSNR vs the truth."""
+def frame_metrics(
+    task: EditTask, frames: np.ndarray, source: np.ndarray, truth: np.ndarray, impacts: np.ndarray, fps: float
+) -> dict[str, float]:
+    """Attribute accuracy and leakage, trajectory error, kept-background PSNR vs the source, visible bounces
+    against the impacts, PSNR vs the truth. Background PSNR is left out where the edit changes the background."""
     changed = [a for a in VISUAL if a in task.changed] or list(VISUAL)  # identity: every attribute is a target
     kept = [a for a in VISUAL if a not in task.changed]
     hits, leaks, distances, psnrs = [], [], [], []
@@ -79,11 +106,14 @@ def frame_metrics(task: EditTask, frames: np.ndarray, source: np.ndarray, truth:
         if mask.any() and source_mask.any():
             distances.append(float(np.hypot(*np.subtract(centroid(mask), centroid(source_mask)))))
         psnrs.append(background_psnr(frame, original, mask, source_mask))
+    kept = "background" not in task.changed and not np.isnan(psnrs).all()
+    bounces = event_scores(bounce_times(frames, fps), visible_impacts(impacts, len(frames), fps))
     return {
         "frame_target_acc": _mean(hits),
         "frame_leak": _mean(leaks),
         "trajectory_px": _mean(distances),
-        "background_psnr": float(np.nanmean(psnrs)) if not np.isnan(psnrs).all() else math.nan,
+        "background_psnr": float(np.nanmean(psnrs)) if kept else math.nan,
+        **{f"bounce_{name}": value for name, value in bounces.items()},
         "gt_psnr": _psnr(frames, truth),
     }
 
@@ -91,7 +121,8 @@ def frame_metrics(task: EditTask, frames: np.ndarray, source: np.ndarray, truth:
 def sound_metrics(
     task: EditTask, audio: np.ndarray, rate: int, impacts: np.ndarray, truth_mel: torch.Tensor, mel_config: MelConfig
 ) -> dict[str, float]:
-    """Target-kind accuracy and kind leakage of the sound events, onset error vs the source, mel L1 vs truth.
+    """Target-kind accuracy and kind leakage of the sound events; recall, precision, F1 and extra events against
+    the impacts; onset error and bias (found − true) of the matched events; mel L1 vs truth.
 
     A soundtrack with no event scores 0 accuracy and, where the sound should have stayed, full leakage.
     """
@@ -101,12 +132,16 @@ def sound_metrics(
         leak = math.nan
     else:
         leak = _mean([k != task.source.kind for k in kinds]) if kinds else 1.0
-    pairs = match_onsets(np.asarray([onset for onset, _ in events]), impacts)
+    found = np.asarray([onset for onset, _ in events])
+    pairs = match_onsets(found, impacts)
     mel, _ = waveform_to_mel(audio, rate, mel_config)
     return {
         "sound_target_acc": _mean([k == task.target.kind for k in kinds]) if kinds else 0.0,
         "sound_leak": leak,
+        **{f"sound_{name}": value for name, value in event_scores(found, impacts).items()},
+        "sound_extra": float(len(found) - len(pairs)),
         "onset_ms": _mean([1000 * abs(events[i][0] - impacts[j]) for i, j in pairs]),
+        "onset_bias_ms": _mean([1000 * (events[i][0] - impacts[j]) for i, j in pairs]),
         "gt_mel_l1": float((mel - truth_mel).abs().mean()),
     }
 
@@ -118,7 +153,7 @@ def score_row(task: EditTask, source: PreparedClip, truth: PreparedClip, edited:
     impacts = impacts[impacts < span]
     truth_mel = waveform_to_mel(truth.audio, truth.sample_rate, mel)[0]
     return {
-        **frame_metrics(task, edited.frames, source.frames, truth.frames),
+        **frame_metrics(task, edited.frames, source.frames, truth.frames, impacts, edited.fps),
         **sound_metrics(task, edited.audio, edited.sample_rate, impacts, truth_mel, mel),
         "av_align": av_align(edited.frames, edited.fps, edited.audio, edited.sample_rate),
     }
@@ -173,7 +208,7 @@ def run_bench(
     results = out_dir / (RESULTS if shard[1] == 1 else f"results.{shard[0]}of{shard[1]}.jsonl")
     done = {(r["task"], r["row"]) for r in read_results(out_dir)}
     tasks = task_set(seed=task_seed, count=count, duration=config.media.duration)[shard[0] :: shard[1]]
-    pending = {t.id: [r for r in (SOURCE_ROW, TRUTH_ROW, *modes) if (t.id, r) not in done] for t in tasks}
+    pending = {t.id: [r for r in (*REFERENCE_ROWS, *modes) if (t.id, r) not in done] for t in tasks}
     todo = [t for t in tasks if pending[t.id]]
     priors: dict[str, Any] = {}
     # A resumed run starts its bar at the tasks already done, so the rate and ETA count only this run's work.
@@ -196,29 +231,30 @@ def run_bench(
             bar.set_postfix_str(f"{task.id} {row}")
             started = time.perf_counter()
             timed = True
-            if row == SOURCE_ROW:
-                edited = source
-            elif row == TRUTH_ROW:
-                edited = truth
+            if row in (SOURCE_ROW, TRUTH_ROW):
+                edited = source if row == SOURCE_ROW else truth
             elif row in HALF_OF_INDEPENDENT and independent is not None:
                 edited, timed = independent_half(row, source, independent), False
-                write_clip(clip_dir / f"{row}.mp4", *_clip_args(edited))
             else:
-                if not priors:
-                    priors = {
-                        "video_prior": load_video_prior(config.model),
-                        "audio_prior": load_audio_prior(config.model),
-                    }
-                run_config = dataclasses.replace(config, mode=row)
-                run_config.prompts = dataclasses.replace(
-                    config.prompts, source=task.source_prompt, target=task.target_prompt
-                )
-                result = edit(source.as_clip(), config=run_config, progress=False, **priors)
-                edited = PreparedClip(result.frames, result.fps, result.audio, result.sample_rate)
+                priors = priors or {
+                    "video_prior": load_video_prior(config.model),
+                    "audio_prior": load_audio_prior(config.model),
+                }
+                if row in (SOURCE_CODEC_ROW, TRUTH_CODEC_ROW):
+                    original = source if row == SOURCE_CODEC_ROW else truth
+                    edited = reconstruct(original, priors["video_prior"], priors["audio_prior"], config.media)
+                else:
+                    run_config = dataclasses.replace(config, mode=row)
+                    run_config.prompts = dataclasses.replace(
+                        config.prompts, source=task.source_prompt, target=task.target_prompt
+                    )
+                    result = edit(source.as_clip(), config=run_config, progress=False, **priors)
+                    edited = PreparedClip(result.frames, result.fps, result.audio, result.sample_rate)
+                    if row == "independent":
+                        independent = edited
+            if row not in (SOURCE_ROW, TRUTH_ROW):
                 clip_dir.mkdir(parents=True, exist_ok=True)
-                write_clip(clip_dir / f"{row}.mp4", *_clip_args(edited))
-                if row == "independent":
-                    independent = edited
+                write_clip(clip_dir / f"{row.replace(' ', '-')}.mp4", *_clip_args(edited))
             seconds = round(time.perf_counter() - started, 2) if timed else None  # a half's time is not its own
             scores = score_row(task, source, truth, edited, config.media.mel)
             record = {
@@ -260,7 +296,8 @@ def read_results(out_dir: Path) -> list[dict[str, Any]]:
 
 def _row_order(records: list[dict[str, Any]]) -> list[str]:
     present = {r["row"] for r in records}
-    return [r for r in (SOURCE_ROW, *BENCH_MODES, TRUTH_ROW) if r in present]
+    order = (SOURCE_ROW, SOURCE_CODEC_ROW, *BENCH_MODES, TRUTH_CODEC_ROW, TRUTH_ROW)
+    return [r for r in order if r in present]
 
 
 def summary_tables(records: list[dict[str, Any]]) -> tuple[str, str, str]:
@@ -271,7 +308,7 @@ def summary_tables(records: list[dict[str, Any]]) -> tuple[str, str, str]:
         items = [r for r in records if r["row"] == row]
         stats = {m: summarize(r.get(m) for r in items) for m in METRICS}
         seconds = summarize(r.get("seconds") for r in items)
-        digits = {m: 1 if m in ("trajectory_px", "background_psnr", "onset_ms", "gt_psnr") else 3 for m in METRICS}
+        digits = {m: 1 if m in ONE_DECIMAL else 3 for m in METRICS}
         timing = f"{seconds.mean:.1f}" if seconds.n else "—"
         md_rows.append([row, str(len(items)), *(stats[m].text(digits[m]) for m in METRICS), timing])
         csv_rows.append([row, len(items), *(v for m in METRICS for v in (stats[m].mean, stats[m].half)), seconds.mean])
@@ -303,35 +340,70 @@ def paired_differences(records: list[dict[str, Any]], mode: str, other: str) -> 
     return stats
 
 
-def verdict(stat: Stat, metric: str) -> str:
-    """'better' or 'worse' when the paired interval excludes 0 (the title's arrow says which sign is better)."""
-    if stat.n < 2 or math.isnan(stat.half) or abs(stat.mean) <= stat.half:
+def paired_p_value(stat: Stat) -> float:
+    """Two-sided p of the paired t-test behind a paired Stat (t = mean / (half / t₀.₉₇₅)); NaN below 2 tasks."""
+    from scipy.stats import t
+
+    if stat.n < 2 or math.isnan(stat.half):
+        return math.nan
+    if stat.half == 0:
+        return 1.0 if stat.mean == 0 else 0.0
+    score = stat.mean / (stat.half / t.ppf(0.975, stat.n - 1))
+    return float(2 * t.sf(abs(score), stat.n - 1))
+
+
+def judged(metric: str) -> bool:
+    """Metrics whose title says which way is better (onset bias has no better sign)."""
+    return METRICS[metric].endswith(("↑", "↓"))
+
+
+def adjusted_p_values(stats: dict[tuple[str, str], Stat]) -> dict[tuple[str, str], float]:
+    """Benjamini–Hochberg adjusted p of every judged (pair, metric) with a defined test; NaN for the rest."""
+    from scipy.stats import false_discovery_control
+
+    keys = [k for k, stat in stats.items() if judged(k[1]) and not math.isnan(paired_p_value(stat))]
+    out = dict.fromkeys(stats, math.nan)
+    if keys:
+        adjusted = false_discovery_control([paired_p_value(stats[k]) for k in keys], method="bh")
+        out.update(zip(keys, map(float, adjusted), strict=True))
+    return out
+
+
+def verdict(stat: Stat, metric: str, adjusted_p: float) -> str:
+    """'better' or 'worse' where the BH-adjusted p is below FDR (the title's arrow says which sign is better)."""
+    if not judged(metric) or math.isnan(adjusted_p) or adjusted_p >= FDR or stat.mean == 0:
         return ""
     return "better" if (stat.mean > 0) == METRICS[metric].endswith("↑") else "worse"
 
 
 def paired_tables(records: list[dict[str, Any]], mode: str = "aved") -> tuple[str, str]:
-    """(markdown, CSV) of `mode` minus every other editing mode, paired by task."""
+    """(markdown, CSV) of `mode` minus every other editing mode, paired by task, marks controlled by BH."""
     others = [r for r in _row_order(records) if r in BENCH_MODES and r != mode]
     if mode not in {r["row"] for r in records} or not others:
         return "", ""
+    stats = {(o, m): stat for o in others for m, stat in paired_differences(records, mode, o).items()}
+    adjusted = adjusted_p_values(stats)
     md_rows, csv_rows = [], []
     for other in others:
-        stats = paired_differences(records, mode, other)
         cells = []
         for metric in METRICS:
-            stat, word = stats[metric], verdict(stats[metric], metric)
+            stat = stats[other, metric]
+            word = verdict(stat, metric, adjusted[other, metric])
             text = (
                 "—"
                 if stat.n == 0
                 else f"{stat.mean:+.3f}" + (f" (n={stat.n})" if stat.n < 2 else f" ± {stat.half:.3f}")
             )
             cells.append(f"**{text} {word}**" if word else text)
-            csv_rows.append([mode, other, metric, stat.mean, stat.half, stat.n, word])
+            p_value = paired_p_value(stat)
+            csv_rows.append([mode, other, metric, stat.mean, stat.half, stat.n, p_value, adjusted[other, metric], word])
         md_rows.append([f"{mode} − {other}", *cells])
     return (
         _markdown_table(["pair", *METRICS.values()], md_rows),
-        _csv_text(["mode", "other", "metric", "mean_diff", "ci95", "tasks", "verdict"], csv_rows),
+        _csv_text(
+            ["mode", "other", "metric", "mean_diff", "ci95", "tasks", "p", "p_bh", "verdict"],
+            csv_rows,
+        ),
     )
 
 
@@ -362,26 +434,27 @@ def edit_type_tables(records: list[dict[str, Any]], metrics: tuple[str, ...]) ->
 
 
 def plot_summary(records: list[dict[str, Any]], path: Path) -> None:
-    """One bar chart per metric: mean and 95 % CI of every row."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """One bar chart per metric (a grid of PLOT_COLUMNS columns, as many rows as the metrics need)."""
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
 
     rows = _row_order(records)
-    fig, axes = plt.subplots(2, 5, figsize=(20, 7), constrained_layout=True)
-    colours = plt.get_cmap("tab10")(np.arange(len(rows)) % 10)
-    for ax, (metric, title) in zip(axes.flat, METRICS.items(), strict=True):
+    lines = math.ceil(len(METRICS) / PLOT_COLUMNS)
+    fig = Figure(figsize=(4 * PLOT_COLUMNS, 3.5 * lines), constrained_layout=True)
+    axes = list(fig.subplots(lines, PLOT_COLUMNS, squeeze=False).flat)
+    colours = colormaps["tab10"](np.arange(len(rows)) % 10)
+    for ax, (metric, title) in zip(axes[: len(METRICS)], METRICS.items(), strict=True):
         stats = [summarize(r.get(metric) for r in records if r["row"] == row) for row in rows]
         means = [s.mean if s.n else 0.0 for s in stats]
         errors = [0.0 if math.isnan(s.half) else s.half for s in stats]
         ax.bar(range(len(rows)), means, yerr=errors, color=colours, capsize=3)
         ax.set_xticks(range(len(rows)), rows, rotation=45, ha="right", fontsize=8)
         ax.set_title(title, fontsize=9)
+    for ax in axes[len(METRICS) :]:
+        ax.set_axis_off()
     fig.suptitle(f"ToyWorld bench: {len({r['task'] for r in records})} tasks, mean ± 95 % CI")
     staging = path.with_name(f".{path.stem}.tmp{path.suffix}")
     fig.savefig(staging, dpi=90)
-    plt.close(fig)
     staging.replace(path)
 
 
@@ -409,8 +482,10 @@ def write_bench_report(out_dir: str | Path) -> list[Path]:
         sections.append(
             "## aved against each mode, paired by task\n\naved's value minus the other mode's on the same task, "
             "mean ± half-width of the 95 % t-interval over the tasks where both have the metric. Pairing removes "
-            "the spread between tasks, which the table's intervals include. **Bold**: the interval excludes 0, "
-            "and the word says whether aved is the better of the two.\n\n" + paired_md
+            "the spread between tasks, which the table's intervals include. **Bold**: the paired t-test's p, "
+            f"adjusted by Benjamini–Hochberg over every judged cell of this table, is below {FDR:g} (false "
+            "discovery rate ≤ 5 % over the table), and the word says whether aved is the better of the two; "
+            "the intervals are not adjusted, so one may exclude 0 and stay plain.\n\n" + paired_md
         )
     sections.append("## Per edit type (means)\n\n" + edit_type_tables(records, TYPE_METRICS))
     paths = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -11,9 +12,20 @@ import numpy as np
 
 from aved.priors.tiny import replace_directory
 from aved.toyworld import models
-from aved.toyworld.train import TrainResult
+from aved.toyworld.train import TrainConfig, TrainResult, VocoderResult
 
 TRAIN_COMMAND = "aved toyworld train --out aved/toyworld/weights --seed {seed}"
+VOCODER_HEADING = "## The vocoder"
+VOCODER_CURVE = "loss_vocoder.png"
+# decoder_scores field → (row title, digits)
+DECODER_FIGURES = {
+    "onset_bias_ms": ("onset bias (found − true), ms", 1),
+    "onset_ms": ("onset error, ms", 1),
+    "extra_events": ("extra events per clip", 2),
+    "missing_events": ("missing events per clip", 2),
+    "kind_accuracy": ("sound-kind accuracy", 3),
+    "av_align": ("AV-Align (truth's frames)", 3),
+}
 
 
 def _figure(width: float, height: float):
@@ -71,14 +83,14 @@ def plot_audio_samples(result: TrainResult, path: Path) -> None:
     plt.close(fig)
 
 
-def model_card(result: TrainResult) -> str:
-    """MODEL_CARD.md: command, data, phases, times, sample accuracy."""
+def model_card(result: TrainResult, figures: dict[str, dict[str, float]] | None = None) -> str:
+    """MODEL_CARD.md: command, data, phases, times, sample accuracy; `figures` as for vocoder_section."""
     cfg = result.config
     total = sum(result.seconds.values())
     phases = "\n".join(
         f"| {name} | {getattr(cfg, name).steps} | {getattr(cfg, name).batch} | {getattr(cfg, name).lr:g} | "
         f"{np.mean(result.losses[name][-100:]):.4f} | {result.seconds[name] / 60:.1f} |"
-        for name in ("video_vae", "video_unet", "audio_vae", "audio_unet")
+        for name in ("video_vae", "video_unet", "audio_vae", "audio_unet", "vocoder")
     )
     sizes = "\n".join(
         f"| {name} | {type(module).__name__} | {sum(p.numel() for p in module.parameters()):,} |"
@@ -109,7 +121,7 @@ classes as the real priors and loaded through the same `from_pretrained` path:
   → {v_latent} latents.
 - `audio/`: an `AudioLDM2Pipeline` (T5 encoder with one token per word + CLAP/projection/GPT-2 stream, factor-{af}
   mel VAE, UNet) over {mel.duration:g} s log-mels ({mel.n_mels} bins, hop {mel.hop_length} → {mel.num_frames}
-  frames) → {a_latent} latents. No vocoder: the prior turns mels into sound with Griffin-Lim (32 iterations).
+  frames) → {a_latent} latents, decoded to sound by its own HiFi-GAN vocoder (below).
 
 Use them with `aved edit CLIP --model toyworld …` ({media.duration:g} s at {media.fps:g} fps, {media.frame_size} px
 frames, grid {media.grid}, a {mel.duration:g} s mel window).
@@ -139,6 +151,7 @@ samples {result.seconds["samples"] / 60:.1f} min).
 
 ![loss curves](loss_curves.png)
 
+{vocoder_section(cfg, result.losses["vocoder"], result.seconds["vocoder"], figures)}
 | component | class | parameters |
 | --- | --- | --- |
 {sizes}
@@ -159,7 +172,114 @@ analytic ToyWorld scorers (no neural network):
 """
 
 
-def write_priors(result: TrainResult, out_dir: str | Path) -> Path:
+def vocoder_section(
+    cfg: TrainConfig, losses: list[float], seconds: float, figures: dict[str, dict[str, float]] | None
+) -> str:
+    """The card's vocoder section: recipe, loss curve and, per decoder, the ground truths' sound through the VAE
+    and that decoder scored against the impacts (`figures`: decoder name → toyworld.evaluate.decoder_scores)."""
+    phase = cfg.vocoder
+    resolutions = ", ".join(f"{n}/{h}" for n, h in cfg.vocoder_resolutions)
+    text = f"""{VOCODER_HEADING}
+
+`audio/vocoder` is a `SpeechT5HifiGan` (AudioLDM2's vocoder class: HiFi-GAN's generator, upsampling ×5·4·4·2 =
+the mel hop), loaded by the same pipeline path. Retrain it alone, leaving every other weight bit for bit:
+
+```
+{TRAIN_COMMAND.format(seed=cfg.seed)} --only vocoder
+```
+
+Trained without a discriminator on the multi-resolution STFT loss (spectral convergence +
+{cfg.vocoder_log_weight:g} × log-magnitude L1 at n_fft/hop {resolutions}, log floor 1e-2) of random
+{cfg.vocoder_crop}-frame crops of the {cfg.clips} training clips; the input mel is the clip's own or, with
+p = {cfg.vocoder_vae_prob:g}, its VAE round trip (what an edit decodes); inputs standardised per mel bin. AdamW,
+{phase.steps} steps of batch {phase.batch}, peak lr {phase.lr:g}, final loss {np.mean(losses[-100:]):.3f},
+{seconds / 60:.1f} min.
+
+![vocoder loss]({VOCODER_CURVE})
+"""
+    if figures:
+        names = list(figures)
+        rows = "\n".join(
+            f"| {title} | " + " | ".join(f"{figures[n][key]:.{digits}f}" for n in names) + " |"
+            for key, (title, digits) in DECODER_FIGURES.items()
+        )
+        truth = next(iter(figures.values()))["truth_av_align"]
+        text += f"""
+The ground truths of the bench's task set (seed 0, {figures[names[0]].get("tasks", 110):.0f} tasks) through the
+sound VAE and each decoder, scored by the analytic scorers against the true impacts (the rendered truth's own
+AV-Align: {truth:.3f}):
+
+| truth via the sound VAE and | {" | ".join(names)} |
+| --- | {" | ".join("---" for _ in names)} |
+{rows}
+"""
+    return text
+
+
+def plot_curve(values: list[float], path: Path, title: str) -> None:
+    """One loss curve (raw and a 50-step moving average), log scale."""
+    plt, fig = _figure(4, 3)
+    ax = fig.add_subplot(1, 1, 1)
+    values = np.asarray(values)
+    ax.plot(values, alpha=0.3, lw=0.6)
+    if len(values) >= 50:
+        ax.plot(np.arange(49, len(values)), np.convolve(values, np.ones(50) / 50, mode="valid"), lw=1.2)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("step", fontsize=8)
+    ax.set_yscale("log")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def with_vocoder_section(card: str, section: str) -> str:
+    """The card with its vocoder section replaced, or inserted before "## What they draw"."""
+    if VOCODER_HEADING in card:
+        start = card.index(VOCODER_HEADING)
+        end = card.find("\n## ", start + len(VOCODER_HEADING))
+        return card[:start] + section + ("\n" + card[end + 1 :] if end >= 0 else "")
+    anchor = card.find("## What they draw")
+    return card[:anchor] + section + "\n" + card[anchor:] if anchor >= 0 else card + "\n" + section
+
+
+def write_vocoder(
+    result: VocoderResult, out_dir: str | Path, figures: dict[str, dict[str, float]] | None = None
+) -> Path:
+    """Replace out_dir/audio/vocoder, the pipeline index, the card's vocoder section and its curve; staged."""
+    target = Path(out_dir)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        shutil.copytree(target, staging, dirs_exist_ok=True)
+        shutil.rmtree(staging / "audio" / "vocoder", ignore_errors=True)
+        result.audio.vocoder.save_pretrained(staging / "audio" / "vocoder", safe_serialization=True)
+        index_path = staging / "audio" / "model_index.json"
+        index = json.loads(index_path.read_text())
+        index["vocoder"] = ["transformers", type(result.audio.vocoder).__name__]
+        index_path.write_text(json.dumps(index, indent=2) + "\n")
+        plot_curve(result.losses, staging / VOCODER_CURVE, "vocoder")
+        section = vocoder_section(result.config, result.losses, result.seconds["vocoder"], figures)
+        card = (staging / "MODEL_CARD.md").read_text()
+        card = card.replace(
+            "No vocoder: the prior turns mels into sound with Griffin-Lim (32 iterations).",
+            "Decoded to sound by its own HiFi-GAN vocoder (below).",
+        )
+        (staging / "MODEL_CARD.md").write_text(with_vocoder_section(card, section))
+        document_path = staging / "train_config.json"
+        document = json.loads(document_path.read_text())
+        document["config"]["vocoder"] = dataclasses.asdict(result.config)["vocoder"]
+        for key in ("vocoder_crop", "vocoder_vae_prob", "vocoder_resolutions"):
+            document["config"][key] = getattr(result.config, key)
+        document["seconds"]["vocoder"] = result.seconds["vocoder"]
+        if figures:
+            document["scores"]["decoders"] = figures
+        document_path.write_text(json.dumps(document, indent=2) + "\n")
+        staging.chmod(0o755)
+        replace_directory(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def write_priors(result: TrainResult, out_dir: str | Path, figures: dict[str, dict[str, float]] | None = None) -> Path:
     """video/, audio/, MODEL_CARD.md, train_config.json and the plots into out_dir, replacing it whole."""
     target = Path(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -170,7 +290,8 @@ def write_priors(result: TrainResult, out_dir: str | Path) -> Path:
         plot_losses(result, staging / "loss_curves.png")
         plot_video_samples(result, staging / "samples_video.png")
         plot_audio_samples(result, staging / "samples_audio.png")
-        (staging / "MODEL_CARD.md").write_text(model_card(result))
+        plot_curve(result.losses["vocoder"], staging / VOCODER_CURVE, "vocoder")
+        (staging / "MODEL_CARD.md").write_text(model_card(result, figures))
         document = {
             "config": result.config_dict(),
             "seconds": result.seconds,

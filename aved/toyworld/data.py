@@ -11,7 +11,7 @@ from tqdm.auto import tqdm
 from aved.codec import frames_to_grids, prepare_clip
 from aved.config import MediaConfig
 from aved.media.frames import pack_grids, resize_center_crop
-from aved.media.mel import waveform_to_mel
+from aved.media.mel import front_end_waveform, log_mel
 from aved.toyworld.render import background_image, render
 from aved.toyworld.scene import BACKGROUNDS, COLOURS, KINDS, Scene, caption
 
@@ -26,6 +26,7 @@ class TrainingSet:
     grids: torch.Tensor  # [N, G, 3, n·s, n·s] float16 in [−1, 1]
     masks: torch.Tensor  # [N, G, 1, n·s, n·s] bool, object pixels
     mels: torch.Tensor  # [N, 1, frames, bins] float32 log-mel
+    waveforms: torch.Tensor  # [N, frames·hop] float32: the normalised sound each mel was taken of
 
     def __len__(self) -> int:
         return len(self.captions)
@@ -53,7 +54,7 @@ def object_masks(scene: Scene, frames: np.ndarray) -> np.ndarray:
 def training_set(seed: int, count: int, media: MediaConfig, progress: bool = True) -> TrainingSet:
     """Render `count` random scenes and pass each through the engine's clip preparation, grid packing and mel."""
     rng = np.random.default_rng([seed, 7])
-    captions, grids, masks, mels = [], [], [], []
+    captions, grids, masks, mels, waves = [], [], [], [], []
     for _ in tqdm(range(count), desc="render training clips", disable=not progress, dynamic_ncols=True):
         scene = random_scene(rng, media.duration)
         clip = prepare_clip(render(scene), media)
@@ -61,5 +62,7 @@ def training_set(seed: int, count: int, media: MediaConfig, progress: bool = Tru
         grids.append(frames_to_grids(clip.frames, media.grid).half())
         mask = torch.from_numpy(object_masks(scene, clip.frames)).float()[:, None]
         masks.append(pack_grids(mask, media.grid) > 0.5)
-        mels.append(waveform_to_mel(clip.audio, clip.sample_rate, media.mel)[0][0])
-    return TrainingSet(captions, torch.stack(grids), torch.stack(masks), torch.stack(mels))
+        wave = torch.from_numpy(front_end_waveform(clip.audio, clip.sample_rate, media.mel)[0])
+        mels.append(log_mel(wave[None], media.mel)[:, : media.mel.num_frames])
+        waves.append(wave[: media.mel.num_frames * media.mel.hop_length])
+    return TrainingSet(captions, torch.stack(grids), torch.stack(masks), torch.stack(mels), torch.stack(waves))

@@ -1,17 +1,20 @@
 """The ToyWorld priors' architectures: the real pipelines' classes, sized for 64 px frames and 2 s of sound on a CPU.
 
 The video prior is a StableDiffusionPipeline over 2×2 grids of 64 px frames (factor-4 VAE → 32×32 latents); the
-sound prior is an AudioLDM2Pipeline over 2.08 s log-mels (factor-8 VAE with 16 channels → 26×8 latents) without a
-vocoder: the prior decodes mels with Griffin-Lim. The sizes are what lets the full ToyWorld benchmark run in 2
-hours on 2 CPU cores (benchmarks/README.md): the frame UNet is narrow where the latent is large and attends with
-32-dim heads; the sound VAE's factor 8 with 16 channels keeps factor 4 with 4 channels' numbers per bin but leaves
-its UNet a quarter of the positions (at factor 8 the frame VAE loses the objects' shapes). Both text encoders know
-every caption word as one token, so relevance reads one key per word. Only the UNets, the VAEs and the text
-encoders the UNets read are trained; the sound prior's CLAP, projection and GPT-2 stay at their seeded random
-initialisation (they only feed the GPT-2 stream).
+sound prior is an AudioLDM2Pipeline over 2.08 s log-mels (factor-8 VAE with 16 channels → 26×8 latents) with its
+own small HiFi-GAN vocoder (`SpeechT5HifiGan`, AudioLDM2's vocoder class) trained on ToyWorld mels; Griffin-Lim
+stays available (`model.vocoder=griffin-lim`). The sizes are what lets the
+full ToyWorld benchmark run in 2 hours on 2 CPU cores (benchmarks/README.md): the frame UNet is narrow where the
+latent is large and attends with 32-dim heads; the sound VAE's factor 8 with 16 channels keeps factor 4 with 4
+channels' numbers per bin but leaves its UNet a quarter of the positions (at factor 8 the frame VAE loses the
+objects' shapes). Both text encoders know every caption word as one token, so relevance reads one key per word.
+Only the UNets, the VAEs, the text encoders the UNets read and the vocoder are trained; the sound prior's CLAP,
+projection and GPT-2 stay at their seeded random initialisation (they only feed the GPT-2 stream).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from diffusers import (
@@ -21,9 +24,9 @@ from diffusers import (
     StableDiffusionPipeline,
     UNet2DConditionModel,
 )
-from transformers import ClapFeatureExtractor
+from transformers import ClapFeatureExtractor, SpeechT5HifiGan, SpeechT5HifiGanConfig
 
-from aved.config import EditConfig, MediaConfig, apply_preset
+from aved.config import EditConfig, MediaConfig, MelConfig, apply_preset
 from aved.priors.tiny import (
     audioldm2_scheduler,
     sd_scheduler,
@@ -40,6 +43,8 @@ from aved.toyworld.scene import BACKGROUND_PHRASES, COLOURS, KINDS
 
 TEXT_LENGTH = 16  # tokens; the longest caption is 8 words + specials
 GPT2_NEW_TOKENS = 8
+# HiFi-GAN's init std; transformers' 0.01 leaves the output ≈ 0, where the spectral losses' log has no slope
+VOCODER_INIT_STD = 0.05
 
 
 def media_config() -> MediaConfig:
@@ -124,6 +129,29 @@ def audio_vae() -> AutoencoderKL:
     )
 
 
+def audio_vocoder(mel: MelConfig) -> SpeechT5HifiGan:
+    """HiFi-GAN generator, log-mel [B, frames, bins] → waveform [B, frames·hop]; upsampling ×5·4·4·2 = hop 160.
+
+    Each transposed convolution's kernel is twice its stride (the first: 2·5 + 1, as (kernel − stride) must be
+    even), so a frame maps to exactly `hop` samples.
+    """
+    rates = (5, 4, 4, 2)
+    if math.prod(rates) != mel.hop_length:
+        raise ValueError(f"the vocoder upsamples by {math.prod(rates)}, the mel hop is {mel.hop_length}")
+    config = SpeechT5HifiGanConfig(
+        model_in_dim=mel.n_mels,
+        sampling_rate=mel.sample_rate,
+        upsample_initial_channel=128,
+        upsample_rates=list(rates),
+        upsample_kernel_sizes=[2 * r + r % 2 for r in rates],
+        resblock_kernel_sizes=[3, 7, 11],
+        resblock_dilation_sizes=[[1, 3, 5]] * 3,
+        normalize_before=True,
+        initializer_range=VOCODER_INIT_STD,
+    )
+    return SpeechT5HifiGan(config)
+
+
 def video_pipeline(seed: int) -> StableDiffusionPipeline:
     """A freshly initialised (seeded) ToyWorld frame prior."""
     torch.manual_seed(seed)
@@ -141,7 +169,7 @@ def video_pipeline(seed: int) -> StableDiffusionPipeline:
 
 
 def audio_pipeline(seed: int) -> AudioLDM2Pipeline:
-    """A freshly initialised (seeded) ToyWorld sound prior, without a vocoder."""
+    """A freshly initialised (seeded) ToyWorld sound prior, without its vocoder (training adds it last)."""
     torch.manual_seed(seed)
     tokenizer = tiny_roberta_tokenizer()
     tokenizer_2 = tiny_t5_tokenizer(vocabulary(), TEXT_LENGTH)

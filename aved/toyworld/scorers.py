@@ -26,6 +26,7 @@ ONSET_FLOOR_DB = 45.0  # ignore energy this far below the loudest point
 ONSET_REFRACTORY_S = 0.1
 EVENT_WINDOW_S = 0.12  # analysis window after an onset
 ONSET_TOLERANCE_S = 0.05
+BOUNCE_PROMINENCE = 1 / 64  # frame heights the lowest point must sit below both neighbours (truth: ≥ 0.08)
 
 
 # ----------------------------------------------------------------------------------------------- frames
@@ -248,6 +249,41 @@ def match_onsets(found: np.ndarray, truth: np.ndarray, tolerance: float = ONSET_
             used_truth.add(j)
             out.append((i, j))
     return out
+
+
+def event_scores(found: np.ndarray, truth: np.ndarray, tolerance: float = ONSET_TOLERANCE_S) -> dict[str, float]:
+    """Recall, precision and F1 of found event times against true ones, matched one-to-one within `tolerance`.
+
+    F1 = 2·matches / (found + true); with no true and no found event every score is 1.
+    """
+    matches = len(match_onsets(np.asarray(found), np.asarray(truth), tolerance))
+    total = len(found) + len(truth)
+    return {
+        "recall": matches / len(truth) if len(truth) else float(len(found) == 0),
+        "precision": matches / len(found) if len(found) else float(len(truth) == 0),
+        "f1": 2 * matches / total if total else 1.0,
+    }
+
+
+def bounce_times(frames: np.ndarray, fps: float) -> np.ndarray:
+    """Times (s) of the frames where the object is lowest between its neighbours: the visible bounces.
+
+    An impact frame shows the object on the ground and the frames either side in the air, so a bounce is a frame
+    whose object centroid sits BOUNCE_PROMINENCE below both neighbours'. First and last frames have one
+    neighbour and are never bounces; a frame without an object is none and breaks its neighbours' test.
+    """
+    heights = np.asarray([centroid(object_mask(frame))[1] for frame in frames]) / frames.shape[1]
+    inner = heights[1:-1]
+    with np.errstate(invalid="ignore"):
+        lowest = (inner - heights[:-2] >= BOUNCE_PROMINENCE) & (inner - heights[2:] >= BOUNCE_PROMINENCE)
+    return (np.nonzero(lowest)[0] + 1) / fps
+
+
+def visible_impacts(impacts: np.ndarray, num_frames: int, fps: float) -> np.ndarray:
+    """The impacts a bounce can show: those on a frame with a neighbour either side."""
+    impacts = np.asarray(impacts)
+    half_frame = 0.5 / fps
+    return impacts[(impacts > half_frame) & (impacts < (num_frames - 1) / fps - half_frame)]
 
 
 # ----------------------------------------------------------------------------------------------- clips
