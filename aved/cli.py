@@ -179,6 +179,7 @@ def cmd_toyworld_export(args: argparse.Namespace) -> None:
 
 
 def cmd_toyworld_train(args: argparse.Namespace) -> None:
+    from aved.config import read_json_object
     from aved.priors.audioldm2 import AudioLDM2Prior
     from aved.toyworld.card import write_priors, write_vocoder
     from aved.toyworld.evaluate import decoder_figures
@@ -190,6 +191,12 @@ def cmd_toyworld_train(args: argparse.Namespace) -> None:
         audio_dir = Path(args.out) / "audio"
         if not (audio_dir / "model_index.json").is_file():
             raise AvedError(f"{audio_dir}: no trained sound prior to add a vocoder to (train without --only first)")
+        document = Path(args.out) / "train_config.json"
+        if document.is_file():  # the vocoder must see the clips the prior was trained on
+            trained = read_json_object(document, f"{document}: missing")["config"]
+            if trained["seed"] != cfg.seed:
+                raise AvedError(f"{document}: the priors were trained with --seed {trained['seed']}, not {cfg.seed}")
+            cfg.clips = trained["clips"]
         result = train_vocoder_only(str(audio_dir), cfg)
     else:
         result = train_priors(cfg)

@@ -166,6 +166,11 @@ def test_model_card_states_the_latent_shapes_the_vaes_produce(fresh_priors):
     card = model_card(result)
     assert "→ {}×{}×{} latents".format(*z_v.shape[1:]) in card
     assert "→ {}×{}×{} latents".format(*z_a.shape[1:]) in card
+    from aved.toyworld.card import vocoder_section, with_vocoder_section
+
+    rewritten = with_vocoder_section(card, vocoder_section(TrainConfig(), [0.2], 60.0, None))
+    assert "| component | class | parameters |" in rewritten and rewritten.count("## The vocoder") == 1
+    assert rewritten.index("## The vocoder") < rewritten.index("## What they draw")
 
 
 def test_min_snr_weight_and_learning_rate_schedule():
@@ -246,13 +251,10 @@ def test_shipped_video_prior_draws_the_prompted_attributes(shipped):
 
 
 @needs_weights
-def test_shipped_sound_prior_sounds_like_the_prompted_kind():
-    """The UNet's samples, decoded as the card measured them (Griffin-Lim; the vocoder: 0.73 per event)."""
-    from aved.priors import AudioLDM2Prior
+def test_shipped_sound_prior_sounds_like_the_prompted_kind(shipped):
     from aved.toyworld.evaluate import score_audio_prior
 
-    prior = AudioLDM2Prior.from_pretrained(str(TOYWORLD_WEIGHTS / "audio"), vocoder="griffin-lim")
-    scores = score_audio_prior(prior, models.media_config(), count=16, seed=0).accuracy
+    scores = score_audio_prior(shipped[1], models.media_config(), count=16, seed=0).accuracy
     assert scores["kind"] >= BARS["sound_kind"]
     assert scores["has_events"] >= BARS["has_events"]
 

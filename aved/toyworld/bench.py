@@ -70,8 +70,11 @@ METRICS = {
 RESULTS, SETTINGS = "results.jsonl", "bench.json"
 TYPE_METRICS = ("frame_target_acc", "sound_target_acc", "frame_leak", "background_psnr", "sound_f1", "av_align")
 ONE_DECIMAL = ("trajectory_px", "background_psnr", "onset_ms", "onset_bias_ms", "gt_psnr")
-FDR = 0.05
-PLOT_COLUMNS = 5  # false discovery rate of the paired table's better/worse marks (Benjamini–Hochberg)
+FDR = 0.05  # false discovery rate of the paired table's better/worse marks (Benjamini–Hochberg)
+PLOT_COLUMNS = 5
+# Bumped when a metric changes meaning (2: background PSNR on kept backgrounds only, events, ceiling rows), so a
+# folder scored by another version is not resumed into one table.
+SCORER_VERSION = 2
 # Each single-modality mode is one half of an `independent` edit, bit for bit (tests/test_editor.py): when this
 # process has just run `independent` on a task, its halves are taken from it instead of being edited again.
 HALF_OF_INDEPENDENT = ("video-only", "audio-only")
@@ -106,13 +109,13 @@ def frame_metrics(
         if mask.any() and source_mask.any():
             distances.append(float(np.hypot(*np.subtract(centroid(mask), centroid(source_mask)))))
         psnrs.append(background_psnr(frame, original, mask, source_mask))
-    kept = "background" not in task.changed and not np.isnan(psnrs).all()
+    keeps_background = "background" not in task.changed and not np.isnan(psnrs).all()
     bounces = event_scores(bounce_times(frames, fps), visible_impacts(impacts, len(frames), fps))
     return {
         "frame_target_acc": _mean(hits),
         "frame_leak": _mean(leaks),
         "trajectory_px": _mean(distances),
-        "background_psnr": float(np.nanmean(psnrs)) if kept else math.nan,
+        "background_psnr": float(np.nanmean(psnrs)) if keeps_background else math.nan,
         **{f"bounce_{name}": value for name, value in bounces.items()},
         "gt_psnr": _psnr(frames, truth),
     }
@@ -167,7 +170,7 @@ def _settings(config: EditConfig, count: int, task_seed: int) -> dict[str, Any]:
     doc = config.to_dict()
     doc.pop("mode")
     doc.pop("prompts")
-    return {"tasks": count, "task_seed": task_seed, "config": doc}
+    return {"tasks": count, "task_seed": task_seed, "scorer": SCORER_VERSION, "config": doc}
 
 
 def claim_folder(out_dir: Path, settings: dict[str, Any]) -> None:
@@ -229,6 +232,8 @@ def run_bench(
         clip_dir = out_dir / "clips" / task.id
         for row in rows:
             bar.set_postfix_str(f"{task.id} {row}")
+            if row not in (SOURCE_ROW, TRUTH_ROW, *HALF_OF_INDEPENDENT) and not priors:  # loading is not a row's time
+                priors = {"video_prior": load_video_prior(config.model), "audio_prior": load_audio_prior(config.model)}
             started = time.perf_counter()
             timed = True
             if row in (SOURCE_ROW, TRUTH_ROW):
@@ -236,10 +241,6 @@ def run_bench(
             elif row in HALF_OF_INDEPENDENT and independent is not None:
                 edited, timed = independent_half(row, source, independent), False
             else:
-                priors = priors or {
-                    "video_prior": load_video_prior(config.model),
-                    "audio_prior": load_audio_prior(config.model),
-                }
                 if row in (SOURCE_CODEC_ROW, TRUTH_CODEC_ROW):
                     original = source if row == SOURCE_CODEC_ROW else truth
                     edited = reconstruct(original, priors["video_prior"], priors["audio_prior"], config.media)

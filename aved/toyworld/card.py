@@ -151,11 +151,11 @@ samples {result.seconds["samples"] / 60:.1f} min).
 
 ![loss curves](loss_curves.png)
 
-{vocoder_section(cfg, result.losses["vocoder"], result.seconds["vocoder"], figures)}
 | component | class | parameters |
 | --- | --- | --- |
 {sizes}
 
+{vocoder_section(cfg, result.losses["vocoder"], result.seconds["vocoder"], figures)}
 ## What they draw
 
 {len(video.prompts)} captions, 2 samples each (DDIM 25 steps, guidance 5, seed {cfg.seed}), scored by the

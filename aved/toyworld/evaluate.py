@@ -13,7 +13,7 @@ import torch
 from aved.codec import encode_audio, grids_to_frames, prepare_clip
 from aved.config import MediaConfig
 from aved.metrics.av_align import av_align
-from aved.priors.audioldm2 import AudioLDM2Prior
+from aved.priors.audioldm2 import AudioLDM2Prior, griffin_lim
 from aved.priors.stable_diffusion import StableDiffusionPrior
 from aved.sampling import ddim_denoise
 from aved.toyworld.render import trajectory
@@ -92,11 +92,13 @@ def score_video_prior(prior: StableDiffusionPrior, media: MediaConfig, count: in
 
 
 def score_audio_prior(prior: AudioLDM2Prior, media: MediaConfig, count: int, seed: int) -> PriorScores:
-    """Fraction of sampled sound events whose kind matches the prompt, and of samples with any event."""
+    """Fraction of sampled sound events (Griffin-Lim decoded) whose kind matches the prompt, and of samples with
+    any event."""
     scenes = sample_scenes(count, seed)
     prompts = [caption(scene) for scene in scenes]
     mels = sample_mels(prior, prompts, media, seed)
-    waves = prior.mel_to_waveform(mels).cpu().numpy()
+    # Griffin-Lim, whatever the prior's vocoder: this scores the UNet's samples, not a decoder trained on clean mels
+    waves = griffin_lim(mels, media.mel).cpu().numpy()
     kinds, heard = [], []
     for i, wave in enumerate(waves):
         events = sound_events(wave, prior.sample_rate)
@@ -128,7 +130,7 @@ def decoder_scores(
         impacts = impacts[impacts < truth.duration]
         with torch.no_grad():
             z, gain = encode_audio(prior, truth.audio, truth.sample_rate, media)
-            wave = decode(prior.decode(z))[0].cpu().numpy()[: len(truth.audio)] / gain
+            wave = decode(prior.decode(z))[0].cpu().numpy()[: round(truth.duration * prior.sample_rate)] / gain
         events = sound_events(wave, prior.sample_rate)
         found = np.asarray([onset for onset, _ in events])
         pairs = match_onsets(found, impacts)
@@ -148,7 +150,6 @@ def decoder_scores(
 
 def decoder_figures(prior: AudioLDM2Prior, media: MediaConfig, count: int = 110, seed: int = 0) -> dict:
     """decoder_scores of the prior's own vocoder and of Griffin-Lim on the bench's task set, with its size."""
-    from aved.priors.audioldm2 import griffin_lim
     from aved.toyworld.tasks import task_set
 
     tasks = task_set(seed=seed, count=count, duration=media.duration)

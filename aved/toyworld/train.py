@@ -243,7 +243,7 @@ def train_vocoder(
     bins = mels[:, 0].reshape(-1, mels.shape[-1])
     # Standardised inputs: a raw log-mel is ≈ −11.5 wherever it is silent, which swamps a fresh network.
     vocoder.mean.copy_(bins.mean(0))
-    vocoder.scale.copy_(bins.std(0))
+    vocoder.scale.copy_(bins.std(0).clamp(min=1e-3))  # a bin that never moves must not divide by 0
     vocoder.train().requires_grad_(True)
 
     def loss_fn(step: int) -> torch.Tensor:
