@@ -75,6 +75,7 @@ PLOT_COLUMNS = 5
 # Bumped when a metric changes meaning (2: background PSNR on kept backgrounds only, events, ceiling rows), so a
 # folder scored by another version is not resumed into one table.
 SCORER_VERSION = 2
+RECORD_DIGITS = 5  # a metric is recorded to 5 decimals; a paired mean smaller than that is no difference
 # Each single-modality mode is one half of an `independent` edit, bit for bit (tests/test_editor.py): when this
 # process has just run `independent` on a task, its halves are taken from it instead of being edited again.
 HALF_OF_INDEPENDENT = ("video-only", "audio-only")
@@ -266,7 +267,10 @@ def run_bench(
                 "source_prompt": task.source_prompt,
                 "target_prompt": task.target_prompt,
                 "seconds": seconds,
-                **{k: None if v is None or not math.isfinite(v) else round(float(v), 5) for k, v in scores.items()},
+                **{
+                    k: None if v is None or not math.isfinite(v) else round(float(v), RECORD_DIGITS)
+                    for k, v in scores.items()
+                },
             }
             append_record(results, record)
     return results
@@ -372,7 +376,7 @@ def adjusted_p_values(stats: dict[tuple[str, str], Stat]) -> dict[tuple[str, str
 
 def verdict(stat: Stat, metric: str, adjusted_p: float) -> str:
     """'better' or 'worse' where the BH-adjusted p is below FDR (the title's arrow says which sign is better)."""
-    if not judged(metric) or math.isnan(adjusted_p) or adjusted_p >= FDR or stat.mean == 0:
+    if not judged(metric) or math.isnan(adjusted_p) or adjusted_p >= FDR or abs(stat.mean) < 10**-RECORD_DIGITS:
         return ""
     return "better" if (stat.mean > 0) == METRICS[metric].endswith("↑") else "worse"
 
