@@ -34,8 +34,8 @@ from aved.toyworld.scorers import (
     bounce_times,
     centroid,
     event_scores,
-    match_onsets,
     object_mask,
+    onset_timing,
     sound_events,
     visible_impacts,
 )
@@ -137,15 +137,15 @@ def sound_metrics(
     else:
         leak = _mean([k != task.source.kind for k in kinds]) if kinds else 1.0
     found = np.asarray([onset for onset, _ in events])
-    pairs = match_onsets(found, impacts)
+    timing = onset_timing(found, impacts)
     mel, _ = waveform_to_mel(audio, rate, mel_config)
     return {
         "sound_target_acc": _mean([k == task.target.kind for k in kinds]) if kinds else 0.0,
         "sound_leak": leak,
         **{f"sound_{name}": value for name, value in event_scores(found, impacts).items()},
-        "sound_extra": float(len(found) - len(pairs)),
-        "onset_ms": _mean([1000 * abs(events[i][0] - impacts[j]) for i, j in pairs]),
-        "onset_bias_ms": _mean([1000 * (events[i][0] - impacts[j]) for i, j in pairs]),
+        "sound_extra": timing["extra"],
+        "onset_ms": timing["onset_ms"],
+        "onset_bias_ms": timing["onset_bias_ms"],
         "gt_mel_l1": float((mel - truth_mel).abs().mean()),
     }
 

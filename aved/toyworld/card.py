@@ -41,16 +41,20 @@ def plot_losses(result: TrainResult, path: Path) -> None:
     """Loss per step of every phase (moving average over 50 steps on top of the raw curve)."""
     plt, fig = _figure(12, 3.2)
     for index, (name, values) in enumerate(result.losses.items()):
-        ax = fig.add_subplot(1, len(result.losses), index + 1)
-        values = np.asarray(values)
-        ax.plot(values, alpha=0.3, lw=0.6)
-        if len(values) >= 50:
-            ax.plot(np.arange(49, len(values)), np.convolve(values, np.ones(50) / 50, mode="valid"), lw=1.2)
-        ax.set_title(name.replace("_", " "), fontsize=9)
-        ax.set_xlabel("step", fontsize=8)
-        ax.set_yscale("log")
+        _plot_loss(fig.add_subplot(1, len(result.losses), index + 1), values, name.replace("_", " "))
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def _plot_loss(ax, values: list[float], title: str) -> None:
+    """One phase's loss per step on a log axis, its 50-step moving average on top."""
+    values = np.asarray(values)
+    ax.plot(values, alpha=0.3, lw=0.6)
+    if len(values) >= 50:
+        ax.plot(np.arange(49, len(values)), np.convolve(values, np.ones(50) / 50, mode="valid"), lw=1.2)
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("step", fontsize=8)
+    ax.set_yscale("log")
 
 
 def plot_video_samples(result: TrainResult, path: Path) -> None:
@@ -217,16 +221,9 @@ AV-Align: {truth:.3f}):
 
 
 def plot_curve(values: list[float], path: Path, title: str) -> None:
-    """One loss curve (raw and a 50-step moving average), log scale."""
+    """One phase's loss curve alone (as in plot_losses)."""
     plt, fig = _figure(4, 3)
-    ax = fig.add_subplot(1, 1, 1)
-    values = np.asarray(values)
-    ax.plot(values, alpha=0.3, lw=0.6)
-    if len(values) >= 50:
-        ax.plot(np.arange(49, len(values)), np.convolve(values, np.ones(50) / 50, mode="valid"), lw=1.2)
-    ax.set_title(title, fontsize=9)
-    ax.set_xlabel("step", fontsize=8)
-    ax.set_yscale("log")
+    _plot_loss(fig.add_subplot(1, 1, 1), values, title)
     fig.savefig(path, dpi=90)
     plt.close(fig)
 

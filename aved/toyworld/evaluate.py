@@ -18,8 +18,16 @@ from aved.priors.stable_diffusion import StableDiffusionPrior
 from aved.sampling import ddim_denoise
 from aved.toyworld.render import trajectory
 from aved.toyworld.scene import BACKGROUNDS, COLOURS, KINDS, Scene, caption
-from aved.toyworld.scorers import background_kind, frame_colour, frame_kind, match_onsets, object_mask, sound_events
-from aved.toyworld.tasks import EditTask
+from aved.toyworld.scorers import (
+    background_kind,
+    frame_colour,
+    frame_kind,
+    match_onsets,
+    object_mask,
+    onset_timing,
+    sound_events,
+)
+from aved.toyworld.tasks import EditTask, task_set
 
 SAMPLE_STEPS = 25
 SAMPLE_GUIDANCE = 5.0
@@ -134,12 +142,13 @@ def decoder_scores(
         events = sound_events(wave, prior.sample_rate)
         found = np.asarray([onset for onset, _ in events])
         pairs = match_onsets(found, impacts)
+        timing = onset_timing(found, impacts)
         rows.append(
             {
-                "onset_bias_ms": np.mean([1000 * (found[i] - impacts[j]) for i, j in pairs]) if pairs else np.nan,
-                "onset_ms": np.mean([1000 * abs(found[i] - impacts[j]) for i, j in pairs]) if pairs else np.nan,
-                "extra_events": len(found) - len(pairs),
-                "missing_events": len(impacts) - len(pairs),
+                "onset_bias_ms": timing["onset_bias_ms"],
+                "onset_ms": timing["onset_ms"],
+                "extra_events": timing["extra"],
+                "missing_events": timing["missing"],
                 "kind_accuracy": np.mean([events[i][1] == task.target.kind for i, _ in pairs]) if pairs else 0.0,
                 "av_align": av_align(truth.frames, truth.fps, wave, prior.sample_rate),
                 "truth_av_align": av_align(truth.frames, truth.fps, truth.audio, truth.sample_rate),
@@ -150,8 +159,6 @@ def decoder_scores(
 
 def decoder_figures(prior: AudioLDM2Prior, media: MediaConfig, count: int = 110, seed: int = 0) -> dict:
     """decoder_scores of the prior's own vocoder and of Griffin-Lim on the bench's task set, with its size."""
-    from aved.toyworld.tasks import task_set
-
     tasks = task_set(seed=seed, count=count, duration=media.duration)
     decoders = {"vocoder": prior.mel_to_waveform, "Griffin-Lim": lambda mel: griffin_lim(mel, media.mel)}
     return {name: {**decoder_scores(prior, decode, tasks, media), "tasks": count} for name, decode in decoders.items()}

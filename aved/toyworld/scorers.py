@@ -265,6 +265,20 @@ def event_scores(found: np.ndarray, truth: np.ndarray, tolerance: float = ONSET_
     }
 
 
+def onset_timing(found: np.ndarray, truth: np.ndarray, tolerance: float = ONSET_TOLERANCE_S) -> dict[str, float]:
+    """Onset error and bias (found − true, ms) over the one-to-one matched events (NaN with none), and the
+    events found beyond the matched ones (`extra`) and the true ones left unmatched (`missing`)."""
+    found, truth = np.asarray(found), np.asarray(truth)
+    pairs = match_onsets(found, truth, tolerance)
+    signed = np.asarray([1000 * (found[i] - truth[j]) for i, j in pairs])
+    return {
+        "onset_ms": float(np.abs(signed).mean()) if pairs else math.nan,
+        "onset_bias_ms": float(signed.mean()) if pairs else math.nan,
+        "extra": float(len(found) - len(pairs)),
+        "missing": float(len(truth) - len(pairs)),
+    }
+
+
 def bounce_times(frames: np.ndarray, fps: float) -> np.ndarray:
     """Times (s) of the frames where the object is lowest between its neighbours: the visible bounces.
 
