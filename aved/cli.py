@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from aved.config import RELEVANCE_METHODS
 from aved.errors import AvedError
 
 DTYPES = ("float32", "float16", "bfloat16")
@@ -213,9 +214,9 @@ def cmd_toyworld_train(args: argparse.Namespace) -> None:
 
 
 def cmd_toyworld_bench(args: argparse.Namespace) -> None:
-    from aved.toyworld.bench import BENCH_MODES, run_bench, write_bench_report
+    from aved.toyworld.bench import DEFAULT_ROWS, run_bench, write_bench_report
 
-    modes = [m.strip() for m in (args.modes or ",".join(BENCH_MODES)).split(",") if m.strip()]
+    modes = [m.strip() for m in (args.modes or ",".join(DEFAULT_ROWS)).split(",") if m.strip()]
     config = resolve_config(
         args,
         {
@@ -364,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--seed", type=int, help="seed of every random draw (default 0)")
     ed.add_argument("--tau-video", type=float, help="relevance threshold for frames (default 0.8)")
     ed.add_argument("--tau-audio", type=float, help="relevance threshold for sound (default 0.8)")
-    ed.add_argument("--relevance", choices=("fixed", "otsu"), help="threshold rule (default fixed)")
+    ed.add_argument("--relevance", choices=RELEVANCE_METHODS, help="relevance rule (default delta)")
     _add_media_options(ed)
     _add_model_options(ed)
     ed.add_argument("--config", help="JSON config file (e.g. a config.json written by an earlier edit)")
@@ -425,7 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
         "bench", help="every mode on every task, scored against the ground truth (resumable; table + plots)"
     )
     tbench.add_argument("--out", required=True, help="results folder; a rerun resumes where it stopped")
-    tbench.add_argument("--modes", help="comma-separated (default: aved,independent,dds,sdedit,video-only,audio-only)")
+    tbench.add_argument(
+        "--modes", help="comma-separated rows (default: aved,independent,dds,sdedit,video-only,audio-only,aved-no-pres)"
+    )
     tbench.add_argument("--tasks", type=int, default=110, help="first N tasks of the seeded task set (default 110)")
     tbench.add_argument("--task-seed", type=int, default=0, help="seed of the task set: fresh tasks (default 0)")
     tbench.add_argument("--steps", type=int, help="optimisation steps (default 200)")

@@ -15,9 +15,8 @@ from aved.errors import AvedError
 DEFAULT_VIDEO_MODEL = "stabilityai/stable-diffusion-2-1-base"
 DEFAULT_AUDIO_MODEL = "cvssp/audioldm2-large"
 TOYWORLD_WEIGHTS = Path(__file__).resolve().parent / "toyworld" / "weights"
-# A preset names both priors, the media settings they were trained for and the relevance thresholds that suit
-# their attention (benchmarks/toyworld_relevance.py: at τ = 0.8 the ToyWorld maps mark ~0.1 % of the latent, at
-# 0.5 they recall 0.8 of the object); explicit options still override it.
+# A preset names both priors, the media settings they were trained for and the step size that suits them;
+# explicit options still override it. The loss weights are fractions of DDS's pull and need no preset.
 MODEL_PRESETS: dict[str, dict[str, Any]] = {
     "toyworld": {
         "model.video": str(TOYWORLD_WEIGHTS / "video"),
@@ -27,11 +26,19 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
         "media.frame_size": 64,
         "media.grid": 2,
         "media.mel.duration": 2.08,  # 208 mel frames: a multiple of the factor-8 VAE × the 2-level UNet
-        "relevance.tau_video": 0.5,
-        "relevance.tau_audio": 0.5,
+        # v1's step: at the public DDS step (0.05) and at 0.2 DDS reached 0.50–0.53 frame target accuracy against
+        # 0.63 at 1.0 on 16 tasks — these small priors need the longer walk (benchmarks/README.md, objective v2).
+        "lr": 1.0,
     },
 }
 VOCODERS = ("pipeline", "griffin-lim")
+# The public DDS and CDS code take SGD steps of lr 0.1 on 2000·(z·δ).sum()/(H·W): every latent element moves by
+# 0.1·2000/(H·W)·δ, on SD 2.1-base's 64×64 latent 0.0488·δ. Our DDS step is lr·δ per element whatever the latent's
+# size (scale-free), and its default is that step.
+PUBLIC_DDS_STEP = 0.1 * 2000 / (64 * 64)
+RELEVANCE_METHODS = ("delta", "fixed", "otsu")
+PRESERVATION_FORMS = ("anchor", "patchnce")
+SYNC_FORMS = ("timing", "infonce")
 MODES = ("aved", "independent", "video-only", "audio-only", "dds", "sdedit", "random-relevance")
 
 
@@ -92,26 +99,31 @@ class PromptConfig:
 
 @dataclass
 class WeightsConfig:
-    """λ of each loss term: L = λ_dds(L_dds_v + L_dds_a) + λ_pres(L_pres_v + L_pres_a) + λ_sync·L_sync."""
+    """λ_dds, and ρ of every other term: its pull on each latent as a fraction of DDS's (DESIGN §2b rule 1)."""
 
     dds: float = 1.0
-    pres: float = 1.0
-    sync: float = 1.0
+    pres: float = 0.3
+    sync: float = 0.3
 
 
 @dataclass
 class RelevanceConfig:
-    """Prompt-relevant patches (DESIGN §2.4)."""
+    """How far each position is the edit's to change (DESIGN §2.4, §2b): `delta` from where the prompts' noise
+    predictions differ (soft), `fixed`/`otsu` from the edit words' cross-attention S, thresholded."""
 
-    method: str = "fixed"  # fixed | otsu
-    tau_video: float = 0.8
-    tau_audio: float = 0.8
+    method: str = "delta"
+    # fixed/otsu: relevant ⇔ S > τ; delta: fully relevant from τ of the cell's largest |δ| (DiffEdit binarises at 0.5)
+    tau_video: float = 0.5
+    tau_audio: float = 0.5
+    reach: int = 1  # delta only: latent positions each way |δ| is averaged over and the relevant region widened by
 
 
 @dataclass
 class PreservationConfig:
-    """PatchNCE branch consistency at irrelevant positions (DESIGN §2.6)."""
+    """What the edit words do not name stays: `anchor` (v2, latents held to the source's by 1 − relevance) or
+    `patchnce` (v1, DESIGN §2.6: PatchNCE on attention features at irrelevant positions, with the fields below)."""
 
+    form: str = "anchor"
     num_patches: int = 256
     patch_sizes: tuple[int, ...] = (1, 2)
     temperature: float = 0.07
@@ -119,8 +131,10 @@ class PreservationConfig:
 
 @dataclass
 class SyncConfig:
-    """Cross-modal temporal-structure InfoNCE (DESIGN §2.6)."""
+    """Timing: `timing` (v2, the sound's latent flux envelope correlated with the source's, which is in sync) or
+    `infonce` (v1, DESIGN §2.6: InfoNCE between the modalities' temporal self-similarity, with the temperature)."""
 
+    form: str = "timing"
     temperature: float = 0.1
 
 
@@ -143,7 +157,7 @@ class EditConfig:
     prompts: PromptConfig = field(default_factory=PromptConfig)
     mode: str = "aved"
     steps: int = 200
-    lr: float = 1.0
+    lr: float = PUBLIC_DDS_STEP
     lr_decay: float = 0.99
     guidance_scale: float = 7.5
     t_min: int = 50
@@ -163,7 +177,18 @@ class EditConfig:
             (self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got '{self.mode}'"),
             (self.steps >= 1, f"steps must be at least 1, got {self.steps}"),
             (0 <= self.t_min <= self.t_max, f"need 0 ≤ t_min ≤ t_max, got {self.t_min}, {self.t_max}"),
-            (self.relevance.method in ("fixed", "otsu"), "relevance.method must be fixed or otsu"),
+            (
+                self.relevance.method in RELEVANCE_METHODS,
+                f"relevance.method must be one of {', '.join(RELEVANCE_METHODS)}, got '{self.relevance.method}'",
+            ),
+            (
+                self.preservation.form in PRESERVATION_FORMS,
+                f"preservation.form must be one of {', '.join(PRESERVATION_FORMS)}, got '{self.preservation.form}'",
+            ),
+            (
+                self.sync.form in SYNC_FORMS,
+                f"sync.form must be one of {', '.join(SYNC_FORMS)}, got '{self.sync.form}'",
+            ),
             (self.media.fps > 0 and self.media.duration > 0, "media.fps and media.duration must be positive"),
             (
                 self.media.duration <= self.media.mel.duration,

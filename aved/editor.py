@@ -14,12 +14,12 @@ from aved.attention import AttentionStore, capture_attention, select_layers
 from aved.codec import PreparedClip, decode_audio, decode_frames, encode_audio, encode_frames
 from aved.config import EditConfig
 from aved.errors import AvedError
-from aved.losses import cfg_combine, dds_direction, dds_loss, preservation_loss, sync_loss
-from aved.losses.preservation import pool_mask
+from aved.losses import cfg_combine, dds_direction
+from aved.losses.objective import ModalityView, Objective
 from aved.losses.sync import audio_segments, video_segments
 from aved.media.frames import invert_permutation, permute_cells, shuffle_permutation, unpack_grids
 from aved.priors import AudioLDM2Prior, DiffusionPrior, StableDiffusionPrior
-from aved.relevance import edit_token_positions, layer_shape, random_mask_like, relevance_map, relevance_mask
+from aved.relevance import delta_relevance, edit_token_positions, layer_shape, relevance_map, relevance_mask
 from aved.sampling import ddim_denoise
 
 StepCallback = Callable[[int, dict[str, float]], None]
@@ -132,7 +132,7 @@ def _to_spatial(features: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class Terms:
-    """Which parts of the objective a mode uses."""
+    """Which modalities a mode edits and which parts of the objective it uses."""
 
     video: bool
     audio: bool
@@ -160,12 +160,15 @@ class EditState:
     """One edit in progress: each modality's source and edited latents and branch, keyed "v" and "a"."""
 
     terms: Terms
+    objective: Objective
     num_frames: int
     branches: dict[str, ModalityBranch]
     z_src: dict[str, torch.Tensor]
     z: dict[str, torch.Tensor]  # what the optimiser moves
     streams: dict[str, torch.Generator]  # "time", "video", "audio"
     gain: float | None  # the source waveform's normalisation, undone when the sound is decoded
+    delta_magnitude: dict[str, torch.Tensor] = field(default_factory=dict)  # mean |δ| over the steps so far
+    steps_done: int = 0
 
     @contextlib.contextmanager
     def capturing(self) -> Iterator[None]:
@@ -178,10 +181,12 @@ class EditState:
 
 @dataclass
 class StepLosses:
-    """One step's loss terms (tensors with gradient to the state's z), relevance S per modality, and timestep."""
+    """One step's loss terms (tensors with gradient to the state's z), relevance per modality (in the latent's
+    layout, video as frames), diagnostics beside the losses, and the timestep."""
 
     losses: dict[str, torch.Tensor]
-    scores: dict[str, torch.Tensor]
+    relevance: dict[str, torch.Tensor]
+    diagnostics: dict[str, float]
     t: int
 
 
@@ -200,18 +205,21 @@ class Editor:
         """Encode the source, build each modality's branch and draw the random streams: an edit at step 0."""
         cfg = self.config
         terms = mode_terms(cfg)
+        objective = Objective(cfg, pres=terms.pres, sync=terms.sync)
+        features = objective.needs_features
         n = cfg.media.grid
         z_src, branches, gain = {}, {}, None
         if terms.video:
             z_src["v"] = encode_frames(self.video, source.frames, n)
-            branches["v"] = ModalityBranch(self.video, *cfg.prompts.video(), cfg, n, terms.pres or terms.sync)
+            branches["v"] = ModalityBranch(self.video, *cfg.prompts.video(), cfg, n, features)
         if terms.audio:
             z_src["a"], gain = encode_audio(self.audio, source.audio, source.sample_rate, cfg.media)
-            branches["a"] = ModalityBranch(self.audio, *cfg.prompts.audio(), cfg, 1, terms.pres or terms.sync)
+            branches["a"] = ModalityBranch(self.audio, *cfg.prompts.audio(), cfg, 1, features)
         # Independent streams: what one modality draws (data-dependent patch samples) never shifts the other's noise.
         streams = {name: _child_generator(generator) for name in ("time", "video", "audio")}
         return EditState(
             terms=terms,
+            objective=objective,
             num_frames=len(source.frames),
             branches=branches,
             z_src=z_src,
@@ -221,21 +229,24 @@ class Editor:
         )
 
     def step_losses(self, state: EditState) -> StepLosses:
-        """Draw a timestep and evaluate the mode's loss terms at the state's latents (inside `state.capturing()`)."""
-        cfg, terms = self.config, state.terms
+        """Draw a timestep, run the branches and let the objective name the loss terms (inside `state.capturing()`)."""
+        terms = state.terms
         t = self._timestep(self.video if terms.video else self.audio, state.streams["time"])
-        losses: dict[str, torch.Tensor] = {}
-        scores: dict[str, torch.Tensor] = {}
-        segments: dict[str, list[torch.Tensor]] = {"v": [], "a": []}
+        views: dict[str, ModalityView] = {}
         if terms.video:
-            video_losses, segments["v"], scores["v"] = self._video_step(state, t)
-            losses.update(video_losses)
+            views["v"] = self._video_view(state, t)
         if terms.audio:
-            audio_losses, segments["a"], scores["a"] = self._audio_step(state, t)
-            losses.update(audio_losses)
-        if terms.sync and segments["v"] and segments["a"]:
-            losses["sync"] = sync_loss(segments["v"], segments["a"], cfg.sync.temperature)
-        return StepLosses(losses, scores, int(t))
+            views["a"] = self._audio_view(state, t)
+        state.steps_done += 1
+        losses = state.objective.losses(views)
+        diagnostics = {f"relevant_{m}": float((v.relevance > 0.5).float().mean()) for m, v in views.items()}
+        relevance = {
+            m: self._frames(state, v.relevance[:, None])[:, 0] if m == "v" else v.relevance[0] for m, v in views.items()
+        }
+        return StepLosses(losses, {m: r.detach() for m, r in relevance.items()}, diagnostics, int(t))
+
+    def _frames(self, state: EditState, grids: torch.Tensor) -> torch.Tensor:
+        return unpack_grids(grids, self.config.media.grid, state.num_frames)
 
     def run(
         self,
@@ -256,15 +267,16 @@ class Editor:
         with state.capturing():
             for step in steps:
                 out = self.step_losses(state)
-                for m, scores in out.scores.items():
+                for m, scores in out.relevance.items():
                     mean_rel[m] = _running_mean(mean_rel.get(m), scores, step)
-                total = _weighted_total(out.losses, cfg)
-                optimizer.zero_grad(set_to_none=True)
-                if total.requires_grad:  # every weight can be zero, e.g. in an ablation
-                    total.backward()
-                    optimizer.step()
+                grads, weights = state.objective.gradients(out.losses, state.z, optimizer.param_groups[0]["lr"])
+                for m, z in state.z.items():
+                    z.grad = grads[m]
+                optimizer.step()
                 record = {k: float(v.detach()) for k, v in out.losses.items()}
-                record.update(total=float(total.detach()), t=out.t, lr=optimizer.param_groups[0]["lr"])
+                record.update(out.diagnostics)
+                record.update(weights)
+                record.update(t=out.t, lr=optimizer.param_groups[0]["lr"])
                 schedule.step()
                 for key, value in record.items():
                     history.setdefault(key, []).append(value)
@@ -293,71 +305,73 @@ class Editor:
             relevance_audio=mean_rel["a"].cpu().numpy() if "a" in mean_rel else None,
         )
 
-    def _relevant(self, scores: torch.Tensor, tau: float, terms: Terms, generator: torch.Generator) -> torch.Tensor:
-        mask = relevance_mask(scores, self.config.relevance.method, tau)
-        return random_mask_like(mask, generator) if terms.random_relevance else mask
+    def _relevance(
+        self, state: EditState, m: str, delta: torch.Tensor, scores: torch.Tensor, tau: float, cells: int
+    ) -> torch.Tensor:
+        """How far each position is the edit's to change, [B, h, w] in [0, 1], in the latent's own layout."""
+        cfg = self.config
+        magnitude = delta.detach().abs()
+        state.delta_magnitude[m] = _running_mean(state.delta_magnitude.get(m), magnitude, state.steps_done)
+        if cfg.relevance.method == "delta":
+            relevance = delta_relevance(state.delta_magnitude[m], cells, tau, cfg.relevance.reach)
+        else:
+            relevance = relevance_mask(scores, cfg.relevance.method, tau).float()
+        if state.terms.random_relevance:
+            generator = state.streams["video" if m == "v" else "audio"]
+            order = torch.randperm(relevance.numel(), generator=generator, device=generator.device)
+            relevance = relevance.flatten()[order.to(relevance.device)].view_as(relevance)
+        return relevance
 
-    def _branch_losses(
-        self, suffix: str, z: torch.Tensor, out: BranchOutput, tau: float, terms: Terms, generator: torch.Generator
-    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """L_dds and L_pres of one modality, and its relevant mask (both modalities share this)."""
-        relevant = self._relevant(out.scores, tau, terms, generator)
-        losses = {f"dds_{suffix}": dds_loss(z, out.delta), f"relevant_{suffix}": relevant.float().mean().detach()}
-        if terms.pres:
-            losses[f"pres_{suffix}"] = preservation_loss(
-                out.trg_features, out.src_features, ~relevant, generator, **_pres_kwargs(self.config)
-            )
-        return losses, relevant
-
-    def _video_step(
-        self, state: EditState, t: torch.Tensor
-    ) -> tuple[dict[str, torch.Tensor], list[torch.Tensor], torch.Tensor]:
-        """Video terms in a freshly shuffled grid layout; returns losses, sync segments, unshuffled S [F, h, w]."""
-        cfg, n, terms, num_frames = self.config, self.config.media.grid, state.terms, state.num_frames
+    def _video_view(self, state: EditState, t: torch.Tensor) -> ModalityView:
+        """The video branch in a freshly shuffled grid layout, handed to the objective in the unshuffled one."""
+        n, num_frames = self.config.media.grid, state.num_frames
         z, generator = state.z["v"], state.streams["video"]
         perm = shuffle_permutation(num_frames, n, generator).to(z.device)
         inverse = invert_permutation(perm)
-        to_frames = lambda x: unpack_grids(permute_cells(x, n, inverse), n, num_frames)  # noqa: E731
-        z_trg = permute_cells(z, n, perm)
         out = state.branches["v"].run(
             permute_cells(state.z_src["v"], n, perm),
-            z_trg,
+            permute_cells(z, n, perm),
             t.to(z.device),
-            _randn(z_trg, generator),
-            terms.pres or terms.sync,
+            _randn(z, generator),
+            state.objective.needs_features,
         )
-        losses, relevant = self._branch_losses("v", z_trg, out, cfg.relevance.tau_video, terms, generator)
-        segments = []
-        if terms.sync:
-            frame_relevant = to_frames(relevant[:, None].float())[:, 0] > 0.5
-            for features in out.trg_features:
-                if features.shape[-2] % n or features.shape[-1] % n:
-                    continue  # a layer too coarse to split into frame cells
-                cells = to_frames(features)
-                segments.append(video_segments(cells, pool_mask(frame_relevant, cells.shape[-2:])))
-        return losses, segments, to_frames(out.scores[:, None])[:, 0].detach()
+        unshuffle = lambda x: permute_cells(x, n, inverse)  # noqa: E731
+        delta, scores = unshuffle(out.delta), unshuffle(out.scores[:, None])[:, 0]
+        relevance = self._relevance(state, "v", delta, scores, self.config.relevance.tau_video, n)
+        # Features of a layer too coarse to split into frame cells cannot be unshuffled; the v1 terms skip it.
+        whole = [i for i, f in enumerate(out.trg_features) if not (f.shape[-2] % n or f.shape[-1] % n)]
+        to_frames = lambda x: unpack_grids(x, n, num_frames)  # noqa: E731
+        return ModalityView(
+            z=z,
+            z_src=state.z_src["v"],
+            delta=delta,
+            relevance=relevance,
+            trg_features=[unshuffle(out.trg_features[i]) for i in whole],
+            src_features=[unshuffle(out.src_features[i]) for i in whole],
+            segments=lambda f, mask: video_segments(to_frames(f), to_frames(mask[:, None].float())[:, 0] > 0.5),
+            generator=generator,
+        )
 
-    def _audio_step(
-        self, state: EditState, t: torch.Tensor
-    ) -> tuple[dict[str, torch.Tensor], list[torch.Tensor], torch.Tensor]:
-        """Audio terms; returns losses, sync segments (one per video frame), S [T, M]."""
-        cfg, terms = self.config, state.terms
+    def _audio_view(self, state: EditState, t: torch.Tensor) -> ModalityView:
+        """The audio branch, handed to the objective; v1 sync segments are one per video frame."""
+        cfg = self.config
         z, generator = state.z["a"], state.streams["audio"]
         out = state.branches["a"].run(
-            state.z_src["a"], z, t.to(z.device), _randn(z, generator), terms.pres or terms.sync
+            state.z_src["a"], z, t.to(z.device), _randn(z, generator), state.objective.needs_features
         )
-        losses, relevant = self._branch_losses("a", z, out, cfg.relevance.tau_audio, terms, generator)
-        segments = [
-            audio_segments(
-                f[0],
-                pool_mask(relevant, f.shape[-2:])[0],
-                cfg.media.mel.duration,
-                state.num_frames,
-                cfg.media.fps,
-            )
-            for f in (out.trg_features if terms.sync else [])
-        ]
-        return losses, segments, out.scores[0].detach()
+        relevance = self._relevance(state, "a", out.delta, out.scores, cfg.relevance.tau_audio, 1)
+        return ModalityView(
+            z=z,
+            z_src=state.z_src["a"],
+            delta=out.delta,
+            relevance=relevance,
+            trg_features=out.trg_features,
+            src_features=out.src_features,
+            segments=lambda f, mask: audio_segments(
+                f[0], mask[0], cfg.media.mel.duration, state.num_frames, cfg.media.fps
+            ),
+            generator=generator,
+        )
 
     @torch.no_grad()
     def _sdedit(self, source: PreparedClip, generator: torch.Generator, progress: bool) -> EditResult:
@@ -395,17 +409,5 @@ def _randn(like: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.randn(like.shape, generator=generator, device=generator.device).to(like.device, like.dtype)
 
 
-def _pres_kwargs(cfg: EditConfig) -> dict:
-    p = cfg.preservation
-    return {"patch_sizes": tuple(p.patch_sizes), "num_patches": p.num_patches, "temperature": p.temperature}
-
-
 def _running_mean(mean: torch.Tensor | None, value: torch.Tensor, step: int) -> torch.Tensor:
     return value.clone() if mean is None else mean + (value - mean) / (step + 1)
-
-
-def _weighted_total(losses: dict[str, torch.Tensor], cfg: EditConfig) -> torch.Tensor:
-    """L = λ_dds·(L_dds_v + L_dds_a) + λ_pres·(L_pres_v + L_pres_a) + λ_sync·L_sync."""
-    w = cfg.weights
-    weights = {"dds_v": w.dds, "dds_a": w.dds, "pres_v": w.pres, "pres_a": w.pres, "sync": w.sync}
-    return sum((weights[k] * v for k, v in losses.items() if k in weights), torch.zeros(()))

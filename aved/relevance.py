@@ -61,6 +61,19 @@ def relevance_map(
     return torch.stack(maps).mean(0)
 
 
+def delta_relevance(delta_magnitude: torch.Tensor, cells: int, tau: float, reach: int) -> torch.Tensor:
+    """[B, C, h, w] mean |δ| over steps → [B, h, w] in [0, 1]: where the two prompts' predictions differ (DiffEdit,
+    Couairon et al. 2023, §3.2), averaged over a (2·reach+1)² window, per cell min–max normalised, fully relevant
+    from τ up, and widened by `reach` positions each way so an edited object may change its outline."""
+    window = 2 * reach + 1
+    magnitude = delta_magnitude.float().mean(1, keepdim=True)
+    if reach:
+        magnitude = F.avg_pool2d(magnitude, window, stride=1, padding=reach, count_include_pad=True)
+    scores = normalize_cells(magnitude[:, 0], cells)
+    soft = (scores / tau).clamp(max=1.0) if tau > 0 else torch.ones_like(scores)
+    return F.max_pool2d(soft[:, None], window, stride=1, padding=reach)[:, 0] if reach else soft
+
+
 def otsu_threshold(values: torch.Tensor, bins: int = 256) -> float:
     """The threshold that maximises the between-class variance of a histogram of `values` (Otsu 1979, eq. 18)."""
     values = values.flatten().float()

@@ -1,13 +1,15 @@
-"""How hard each loss term pulls on the latents: ‖λ·∇_z L‖ per term and modality, next to L_dds's pull.
+"""How hard each loss term pulls on the latents: raw ‖∂L/∂z‖ per term and modality against L_dds's, and the pull
+the v2 objective realises (λ_k = ρ_k·‖∇L_dds‖/‖∇L_k‖, DESIGN §2b rule 1).
 
-The terms of L = λ_dds(L_dds_v + L_dds_a) + λ_pres(L_pres_v + L_pres_a) + λ_sync·L_sync only shape an edit if
-their gradients are not swamped by DDS's. For one clip and prompt pair this draws timesteps (and noise, patches,
-grid shuffles) exactly as the editor does (`Editor.start` / `Editor.step_losses`) and prints, per term, the median
-over the draws of ‖λ·∂L/∂z_v‖ and ‖λ·∂L/∂z_a‖ and their ratio to the same modality's λ_dds·‖∂L_dds/∂z‖. It does
-this at the source latents (step 0 of an edit) and, with `--edited`, again at the latents a full edit ends on.
+For one clip and prompt pair this draws timesteps (and noise, grid shuffles) exactly as the editor does
+(`Editor.start` / `Editor.step_losses` / `Objective.gradients`) and prints, per term, the median over the draws of
+‖∂L/∂z_v‖ and ‖∂L/∂z_a‖, their ratio to the same modality's ‖λ_dds·∂L_dds/∂z‖ (what a fixed λ = 1 would give), and
+the realised ratio ‖λ_k·∂L_k/∂z‖ / ‖λ_dds·∂L_dds/∂z‖ (ρ_k where the term is not at rest, 0 where it is). It does
+this at the source latents (step 0: every term but DDS is at rest there) and, with `--edited`, again at the
+latents a full edit ends on.
 
-    python benchmarks/loss_gradients.py                              # the README's ToyWorld edit, 8 draws
-    python benchmarks/loss_gradients.py --set weights.pres=100 --set weights.sync=100 --edited
+    python benchmarks/loss_gradients.py --edited                     # the README's ToyWorld edit, 8 draws
+    python benchmarks/loss_gradients.py --set weights.pres=0.1 --edited
 """
 
 from __future__ import annotations
@@ -26,37 +28,47 @@ from aved.editor import Editor
 from aved.media.clip import read_clip
 from aved.priors.load import load_audio_prior, load_video_prior
 
-TERMS = {"dds_v": "dds", "dds_a": "dds", "pres_v": "pres", "pres_a": "pres", "sync": "sync"}
 
-
-def gradient_norms(editor: Editor, state, draws: int) -> dict[str, list[tuple[float, float]]]:
-    """Per term, (‖λ·∂L/∂z_v‖, ‖λ·∂L/∂z_a‖) for each of `draws` steps drawn from the state's streams."""
-    weights = editor.config.weights
+def gradient_norms(editor: Editor, state, draws: int) -> dict[str, list[tuple[float, ...]]]:
+    """Per term, (‖∂L/∂z_v‖, ‖∂L/∂z_a‖, realised λ·‖∂L/∂z_v‖, realised λ·‖∂L/∂z_a‖) for each of `draws` steps."""
     names = [m for m in ("v", "a") if m in state.z]
     z = [state.z[m] for m in names]
-    norms: dict[str, list[tuple[float, float]]] = {}
+    dds_weight = editor.config.weights.dds
+    norms: dict[str, list[tuple[float, ...]]] = {}
     with state.capturing():
         for _ in range(draws):
             losses = editor.step_losses(state).losses
-            for term, weight_name in TERMS.items():
-                if term not in losses:
+            _, realised = state.objective.gradients(losses, state.z, editor.config.lr)
+            for term, loss in losses.items():
+                if not loss.requires_grad:
                     continue
-                grads = torch.autograd.grad(losses[term], z, retain_graph=True, allow_unused=True)
-                scale = getattr(weights, weight_name)
-                found = {m: 0.0 if g is None else scale * float(g.norm()) for m, g in zip(names, grads, strict=True)}
-                norms.setdefault(term, []).append((found.get("v", 0.0), found.get("a", 0.0)))
+                grads = torch.autograd.grad(loss, z, retain_graph=True, allow_unused=True)
+                raw = {m: 0.0 if g is None else float(g.norm()) for m, g in zip(names, grads, strict=True)}
+                if term.startswith("dds"):
+                    pulled = {m: dds_weight * raw[m] for m in names}
+                else:
+                    pulled = {m: realised.get(_lambda_key(term, m), 0.0) * raw[m] for m in names}
+                norms.setdefault(term, []).append(
+                    (raw.get("v", 0.0), raw.get("a", 0.0), pulled.get("v", 0.0), pulled.get("a", 0.0))
+                )
     return norms
 
 
-def print_table(title: str, norms: dict[str, list[tuple[float, float]]]) -> None:
+def _lambda_key(term: str, m: str) -> str:
+    return f"lambda_{term}" if term.endswith(f"_{m}") else f"lambda_{term}_{m}"
+
+
+def print_table(title: str, norms: dict[str, list[tuple[float, ...]]]) -> None:
     medians = {term: np.median(np.asarray(values), axis=0) for term, values in norms.items()}
-    dds = {"v": medians.get("dds_v", (0.0, 0.0))[0], "a": medians.get("dds_a", (0.0, 0.0))[1]}
+    dds = {"v": medians.get("dds_v", (0.0,) * 4)[2], "a": medians.get("dds_a", (0.0,) * 4)[3]}
+    ratio = lambda x, m: x / dds[m] if dds[m] else float("nan")  # noqa: E731
     print(f"\n{title}")
-    print(f"{'term':<8} {'‖λ∇z_v‖':>10} {'/ dds_v':>9} {'‖λ∇z_a‖':>10} {'/ dds_a':>9}")
-    for term, (gv, ga) in medians.items():
-        rv = gv / dds["v"] if dds["v"] else float("nan")
-        ra = ga / dds["a"] if dds["a"] else float("nan")
-        print(f"{term:<8} {gv:>10.3g} {rv:>9.2g} {ga:>10.3g} {ra:>9.2g}")
+    print(f"{'term':<8} {'‖∇z_v‖':>10} {'/ dds_v':>9} {'realised':>9} {'‖∇z_a‖':>10} {'/ dds_a':>9} {'realised':>9}")
+    for term, (gv, ga, pv, pa) in medians.items():
+        print(
+            f"{term:<8} {gv:>10.3g} {ratio(gv, 'v'):>9.2g} {ratio(pv, 'v'):>9.2g} "
+            f"{ga:>10.3g} {ratio(ga, 'a'):>9.2g} {ratio(pa, 'a'):>9.2g}"
+        )
 
 
 def main() -> None:
@@ -80,7 +92,7 @@ def main() -> None:
     editor = Editor(video, audio, config)
     w = config.weights
     print(f"{args.clip}: '{args.source}' → '{args.target}', mode {args.mode}")
-    print(f"λ_dds {w.dds}, λ_pres {w.pres}, λ_sync {w.sync}")
+    print(f"λ_dds {w.dds}, ρ_pres {w.pres}, ρ_sync {w.sync}, lr {config.lr}")
 
     source = prepare_clip(clip, config.media)
     state = editor.start(source, torch.Generator().manual_seed(config.seed))

@@ -1,8 +1,9 @@
-"""How well the relevance mask (S > τ, or Otsu) finds what a ToyWorld edit should change, for several τ.
+"""How well the relevance masks (S > τ, Otsu, or the `delta` relevance) find what a ToyWorld edit should change.
 
 For the first tasks of the ToyWorld task set (identity tasks skipped), at the start of an edit (z_trg = z_src) and
 a few timesteps drawn as the editor draws them, it computes the editor's relevance S for each modality and
-compares the mask with the truth:
+compares the mask with the truth (the `delta` relevance from the mean |δ| over the draws, per frame, marked
+where it is ≥ 0.5, for several τ and reaches):
 
 - frames: the object (when kind or colour changes) and/or the background (when it changes), from the analytic
   object mask of the source frames, max-pooled to latent cells;
@@ -32,11 +33,13 @@ from aved.editor import ModalityBranch
 from aved.media.frames import unpack_grids
 from aved.media.mel import waveform_to_mel
 from aved.priors.load import load_audio_prior, load_video_prior
-from aved.relevance import relevance_mask
+from aved.relevance import delta_relevance, relevance_mask
 from aved.toyworld.scorers import object_mask
 from aved.toyworld.tasks import task_set
 
 TAUS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+DELTA_TAUS = (0.25, 0.5, 1.0)
+DELTA_REACHES = (0, 1, 2)
 MEL_FLOOR_DB = 30.0
 
 
@@ -59,10 +62,23 @@ def sound_truth(task, mel: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return pooled if "kind" in task.changed else torch.zeros_like(pooled)
 
 
-def scores_of(branch: ModalityBranch, z: torch.Tensor, t: int, generator: torch.Generator) -> torch.Tensor:
+def scores_of(
+    branch: ModalityBranch, z: torch.Tensor, t: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(S, |δ|) of one draw at z_trg = z_src."""
     noise = torch.randn(z.shape, generator=generator)
     with torch.no_grad():
-        return branch.run(z, z.clone(), torch.tensor([t]), noise, need_features=False).scores
+        out = branch.run(z, z.clone(), torch.tensor([t]), noise, need_features=False)
+    return out.scores, out.delta.abs()
+
+
+def delta_masks(magnitude: torch.Tensor, cells: int) -> dict[str, torch.Tensor]:
+    """The `delta` relevance from the mean |δ| of the draws, marked where it is ≥ 0.5, for several τ and reaches."""
+    return {
+        f"δ τ{tau} r{reach}": delta_relevance(magnitude, cells, tau, reach) >= 0.5
+        for tau in DELTA_TAUS
+        for reach in DELTA_REACHES
+    }
 
 
 def masks(scores: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -103,16 +119,25 @@ def main() -> None:
         a_branch = ModalityBranch(audio, task.source_prompt, task.target_prompt, config, 1, False)
         v_truth = frame_truth(task, source.frames, z_v.shape[-1] // n)
         a_truth = sound_truth(task, mel, tuple(z_a.shape[-2:]))
+        group = "frames, background edits" if "background" in task.changed else "frames, object edits"
+        v_delta, a_delta = [], []
         with v_branch.capturing(), a_branch.capturing():  # once per task, as the editor does once per edit
             for _ in range(args.timesteps):
                 t = int(torch.randint(config.t_min, config.t_max + 1, (1,), generator=generator))
-                v_scores = unpack_grids(scores_of(v_branch, z_v, t, generator)[:, None], n, len(source.frames))[:, 0]
-                a_scores = scores_of(a_branch, z_a, t, generator)[0]
-                group = "frames, background edits" if "background" in task.changed else "frames, object edits"
+                v_scores, v_magnitude = scores_of(v_branch, z_v, t, generator)
+                v_scores = unpack_grids(v_scores[:, None], n, len(source.frames))[:, 0]
+                v_delta.append(unpack_grids(v_magnitude, n, len(source.frames)))
+                a_scores, a_magnitude = scores_of(a_branch, z_a, t, generator)
+                a_delta.append(a_magnitude)
                 for name, mask in masks(v_scores).items():
                     add(stats[group], name, mask, v_truth)
-                for name, mask in masks(a_scores).items():
+                for name, mask in masks(a_scores[0]).items():
                     add(stats["sound"], name, mask, a_truth)
+        # The delta relevance is a mean over the edit's steps: here over the draws, once per task.
+        for name, mask in delta_masks(torch.stack(v_delta).mean(0), 1).items():
+            add(stats[group], name, mask, v_truth)
+        for name, mask in delta_masks(torch.stack(a_delta).mean(0), 1).items():
+            add(stats["sound"], name, mask[0], a_truth)
     print(f"{len(tasks)} tasks × {args.timesteps} timesteps, relevance at the start of the edit")
     for modality, table in stats.items():
         print(f"\n{modality} (the truth covers {np.mean(table['otsu']['truth']):.3f} of the cells)")

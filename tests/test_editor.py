@@ -128,7 +128,8 @@ def test_independent_is_video_only_and_audio_only_side_by_side(video_prior, audi
     audio_only = _run("audio-only", video_prior, audio_prior, source)
     assert torch.equal(both.z_video, video_only.z_video) and np.array_equal(both.frames, video_only.frames)
     assert torch.equal(both.z_audio, audio_only.z_audio) and np.array_equal(both.audio, audio_only.audio)
-    assert not torch.equal(both.z_video, _run("aved", video_prior, audio_prior, source).z_video)  # sync couples
+    coupled = _run("aved", video_prior, audio_prior, source)  # the v2 sync term acts on the sound's timing only
+    assert torch.equal(both.z_video, coupled.z_video) and not torch.equal(both.z_audio, coupled.z_audio)
 
 
 def test_video_only_and_audio_only_leave_the_other_modality_untouched(video_prior, audio_prior):
@@ -156,32 +157,34 @@ def test_same_seed_same_latents_other_seed_other_latents(video_prior, audio_prio
     assert not torch.equal(a.z_video, c.z_video)
 
 
-def test_sync_alone_moves_both_latents(video_prior, audio_prior):
+@pytest.mark.parametrize(("form", "on_video"), [("timing", False), ("infonce", True)])
+def test_the_sync_term_pulls_on_the_sound_and_in_v1_also_on_the_frames(form, on_video, video_prior, audio_prior):
+    """Once the edit has moved, L_sync has a gradient on z_a; v1's cross-modal InfoNCE also on z_v."""
+    editor = Editor(video_prior, audio_prior, _config("aved", **{"sync.form": form}))
+    state = editor.start(_source(None), torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for z in state.z.values():
+            z.add_(0.1 * torch.randn(z.shape, generator=torch.Generator().manual_seed(3)))
+    with state.capturing():
+        losses = editor.step_losses(state).losses
+    grad_v, grad_a = torch.autograd.grad(losses["sync"], [state.z["v"], state.z["a"]], allow_unused=True)
+    assert grad_a.abs().max() > 0
+    assert (grad_v is not None and grad_v.abs().max() > 0) == on_video
+
+
+@pytest.mark.parametrize("forms", [{}, {"preservation.form": "patchnce", "sync.form": "infonce"}])
+def test_a_run_step_is_start_step_losses_and_one_sgd_step(forms, video_prior, audio_prior):
+    """`start` + `step_losses` + the objective's gradients are the editor's own step (loss_gradients.py uses them)."""
     source = _source(None)
-    result = _run("aved", video_prior, audio_prior, source, steps=1, **{"weights.dds": 0.0, "weights.pres": 0.0})
-    assert set(result.history) >= {"sync"} and "pres_v" not in result.history
-    editor = Editor(video_prior, audio_prior, _config("aved"))
-    from aved.codec import encode_audio, encode_frames
-
-    z_v0 = encode_frames(video_prior, source.frames, 2)
-    z_a0, _ = encode_audio(audio_prior, source.audio, source.sample_rate, editor.config.media)
-    assert (result.z_video - z_v0).abs().max() > 0
-    assert (result.z_audio - z_a0).abs().max() > 0
-
-
-def test_a_run_step_is_start_step_losses_and_one_sgd_step(video_prior, audio_prior):
-    """`start` + `step_losses` are the editor's own step (what benchmarks/loss_gradients.py measures with)."""
-    source = _source(None)
-    editor = Editor(video_prior, audio_prior, _config("aved", steps=1, lr=0.5))
+    editor = Editor(video_prior, audio_prior, _config("aved", steps=1, lr=0.5, **forms))
     state = editor.start(source, torch.Generator().manual_seed(0))
     with state.capturing():
         losses = editor.step_losses(state).losses
-    assert set(losses) == {"dds_v", "relevant_v", "pres_v", "dds_a", "relevant_a", "pres_a", "sync"}
-    total = sum(v for k, v in losses.items() if not k.startswith("relevant"))  # every λ is 1
-    grad_v, grad_a = torch.autograd.grad(total, [state.z["v"], state.z["a"]])
-    result = _run("aved", video_prior, audio_prior, source, steps=1, lr=0.5)
-    torch.testing.assert_close(result.z_video, state.z_src["v"] - 0.5 * grad_v)
-    torch.testing.assert_close(result.z_audio, state.z_src["a"] - 0.5 * grad_a)
+    assert set(losses) == {"dds_v", "pres_v", "dds_a", "pres_a", "sync"}
+    grads, _ = state.objective.gradients(losses, state.z, 0.5)
+    result = _run("aved", video_prior, audio_prior, source, steps=1, lr=0.5, **forms)
+    torch.testing.assert_close(result.z_video, state.z_src["v"] - 0.5 * grads["v"])
+    torch.testing.assert_close(result.z_audio, state.z_src["a"] - 0.5 * grads["a"])
 
 
 @pytest.mark.parametrize("mode", ["aved", "independent", "dds", "sdedit", "random-relevance"])
@@ -192,5 +195,5 @@ def test_every_mode_returns_the_source_duration(mode, video_prior, audio_prior):
     assert len(result.audio) == round(source.duration * result.sample_rate)
     assert np.isfinite(result.audio).all()
     if mode != "sdedit":
-        assert len(result.history["total"]) == 2
+        assert len(result.history["dds_v"]) == 2
         assert result.relevance_video.shape == (8, 4, 4) and result.relevance_audio.shape == (64, 16)

@@ -65,12 +65,12 @@ def test_short_bench_run_writes_its_table_and_resumes(tiny_models, tmp_path):
 
     out = tmp_path / "bench"
     argv = [
-        "toyworld", "bench", "--modes", "aved,independent,sdedit,video-only", "--tasks", "2", "--steps", "2",
+        "toyworld", "bench", "--modes", "aved,independent,sdedit,video-only,aved-no-pres", "--tasks", "2", "--steps", "2",
         "--out", str(out), "--video-model", str(tiny_models["sd"]), "--audio-model", str(tiny_models["audioldm2"]),
     ]  # fmt: skip
     assert main(argv) == 0
     records = (out / "results.jsonl").read_text().splitlines()
-    assert len(records) == 2 * 8  # source, truth, both through the VAEs and the four modes for each task
+    assert len(records) == 2 * 9  # source, truth, both through the VAEs, four modes and an ablation per task
     table = (out / "table.md").read_text()
     rows = ("| source |", "| source via VAEs |", "| aved |", "| sdedit |", "| truth via VAEs |", "| ground truth |")
     for row in rows:
@@ -83,7 +83,10 @@ def test_short_bench_run_writes_its_table_and_resumes(tiny_models, tmp_path):
     assert all(title in table for title in METRICS.values())
     assert "| aved − independent |" in table and "| aved − sdedit |" in table  # the paired section
     assert table.count("| edit type | tasks | source | source via VAEs | aved |") == len(TYPE_METRICS)  # per edit type
-    assert (out / "paired.csv").read_text().count("\naved,") == 3 * len(METRICS)
+    assert (out / "paired.csv").read_text().count("\naved,") == 4 * len(METRICS)
+    for task in TASKS[:2]:  # the ablation is aved with the anchor off, a row of its own
+        ablated, full = by_row[task.id, "aved-no-pres"], by_row[task.id, "aved"]
+        assert ablated["gt_psnr"] != full["gt_psnr"]
     assert (out / "summary.png").stat().st_size > 0 and (out / "clips" / TASKS[0].id / "aved.mp4").exists()
     assert main(argv) == 0  # resumes: nothing left to do
     assert (out / "results.jsonl").read_text().splitlines() == records

@@ -1,9 +1,15 @@
-"""Branch consistency: PatchNCE between target and source features at irrelevant positions (CDS, Nam et al. 2024)."""
+"""Preservation: what the edit words do not name stays. v2, a latent anchor weighted by 1 − relevance; v1, PatchNCE
+between target and source features at irrelevant positions (CDS, Nam et al. 2024)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
+
+def anchor_loss(z: torch.Tensor, z_src: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """½ Σ w·(z − z_src)² with w = `keep` [B, h, w] in [0, 1] per position: zero, with zero gradient, at the source."""
+    return 0.5 * (keep[:, None] * (z - z_src.detach()).pow(2)).sum()
 
 
 def patch_nce(query: torch.Tensor, positive: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -8,6 +8,7 @@ a stopped run resumes.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -22,7 +23,7 @@ from tqdm.auto import tqdm
 from aved.bench.report import Stat, _csv_text, _markdown_table, summarize
 from aved.bench.results import append_record, read_records, write_atomic
 from aved.codec import PreparedClip, prepare_clip, reconstruct
-from aved.config import EditConfig, MelConfig
+from aved.config import EditConfig, MelConfig, apply_overrides
 from aved.errors import AvedError
 from aved.media.clip import write_clip
 from aved.media.mel import waveform_to_mel
@@ -42,6 +43,11 @@ from aved.toyworld.scorers import (
 from aved.toyworld.tasks import EditTask, task_set
 
 BENCH_MODES = ("aved", "independent", "dds", "sdedit", "video-only", "audio-only")
+# Ablations of the v2 objective (DESIGN §2b): `aved` with one term off, or in its v1 form. `aved` without its sync
+# term is `independent`.
+ABLATIONS = {"aved-no-pres": {"weights.pres": 0.0}, "aved-sync-v1": {"sync.form": "infonce"}}
+BENCH_ROWS = (*BENCH_MODES, *ABLATIONS)
+DEFAULT_ROWS = (*BENCH_MODES, "aved-no-pres")
 SOURCE_ROW, TRUTH_ROW = "source", "ground truth"
 SOURCE_CODEC_ROW, TRUTH_CODEC_ROW = "source via VAEs", "truth via VAEs"
 REFERENCE_ROWS = (SOURCE_ROW, SOURCE_CODEC_ROW, TRUTH_CODEC_ROW, TRUTH_ROW)
@@ -204,9 +210,9 @@ def run_bench(
     from aved.api import edit
     from aved.priors.load import load_audio_prior, load_video_prior
 
-    unknown = [m for m in modes if m not in BENCH_MODES]
+    unknown = [m for m in modes if m not in BENCH_ROWS]
     if unknown:
-        raise AvedError(f"unknown mode {unknown[0]!r} for the toyworld bench, use {', '.join(BENCH_MODES)}")
+        raise AvedError(f"unknown mode {unknown[0]!r} for the toyworld bench, use {', '.join(BENCH_ROWS)}")
     out_dir = Path(out_dir)
     claim_folder(out_dir, _settings(config, count, task_seed))
     results = out_dir / (RESULTS if shard[1] == 1 else f"results.{shard[0]}of{shard[1]}.jsonl")
@@ -246,7 +252,8 @@ def run_bench(
                     original = source if row == SOURCE_CODEC_ROW else truth
                     edited = reconstruct(original, priors["video_prior"], priors["audio_prior"], config.media)
                 else:
-                    run_config = dataclasses.replace(config, mode=row)
+                    run_config = dataclasses.replace(copy.deepcopy(config), mode=row if row in BENCH_MODES else "aved")
+                    apply_overrides(run_config, ABLATIONS.get(row, {}))
                     run_config.prompts = dataclasses.replace(
                         config.prompts, source=task.source_prompt, target=task.target_prompt
                     )
@@ -301,7 +308,7 @@ def read_results(out_dir: Path) -> list[dict[str, Any]]:
 
 def _row_order(records: list[dict[str, Any]]) -> list[str]:
     present = {r["row"] for r in records}
-    order = (SOURCE_ROW, SOURCE_CODEC_ROW, *BENCH_MODES, TRUTH_CODEC_ROW, TRUTH_ROW)
+    order = (SOURCE_ROW, SOURCE_CODEC_ROW, *BENCH_ROWS, TRUTH_CODEC_ROW, TRUTH_ROW)
     return [r for r in order if r in present]
 
 
@@ -383,7 +390,7 @@ def verdict(stat: Stat, metric: str, adjusted_p: float) -> str:
 
 def paired_tables(records: list[dict[str, Any]], mode: str = "aved") -> tuple[str, str]:
     """(markdown, CSV) of `mode` minus every other editing mode, paired by task, marks controlled by BH."""
-    others = [r for r in _row_order(records) if r in BENCH_MODES and r != mode]
+    others = [r for r in _row_order(records) if r in BENCH_ROWS and r != mode]
     if mode not in {r["row"] for r in records} or not others:
         return "", ""
     stats = {(o, m): stat for o in others for m, stat in paired_differences(records, mode, o).items()}

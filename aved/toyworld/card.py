@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aved.config import MODEL_PRESETS
 from aved.priors.tiny import replace_directory
 from aved.toyworld import models
 from aved.toyworld.train import TrainConfig, TrainResult, VocoderResult
@@ -87,6 +88,12 @@ def plot_audio_samples(result: TrainResult, path: Path) -> None:
     plt.close(fig)
 
 
+def edit_settings() -> str:
+    """The `toyworld` preset's settings beyond the media, as `key = value` text (the preset is their one place)."""
+    preset = MODEL_PRESETS["toyworld"]
+    return ", ".join(f"`{k} = {v}`" for k, v in preset.items() if not k.startswith(("model.", "media.")))
+
+
 def model_card(result: TrainResult, figures: dict[str, dict[str, float]] | None = None) -> str:
     """MODEL_CARD.md: command, data, phases, times, sample accuracy; `figures` as for vocoder_section."""
     cfg = result.config
@@ -128,7 +135,8 @@ classes as the real priors and loaded through the same `from_pretrained` path:
   frames) → {a_latent} latents, decoded to sound by its own HiFi-GAN vocoder (below).
 
 Use them with `aved edit CLIP --model toyworld …` ({media.duration:g} s at {media.fps:g} fps, {media.frame_size} px
-frames, grid {media.grid}, a {mel.duration:g} s mel window).
+frames, grid {media.grid}, a {mel.duration:g} s mel window). The preset also sets the edit's own settings for these
+priors: {edit_settings()}.
 
 ## How they were made
 

@@ -1,0 +1,136 @@
+"""The objective: branch outputs → named loss terms, and the scale-free weights that combine their gradients
+(DESIGN §2b). The editor hands each modality's view in; it owns no loss."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from aved.config import EditConfig
+from aved.losses.dds import dds_loss
+from aved.losses.preservation import anchor_loss, pool_mask, preservation_loss
+from aved.losses.sync import sync_loss
+from aved.losses.timing import audio_rows, timing_loss
+
+NORM_EPS = 1e-20  # below this a gradient counts as zero: the term is at rest and gets no weight
+
+
+@dataclass
+class ModalityView:
+    """One modality at one step, in its latent's own layout, as the objective reads it."""
+
+    z: torch.Tensor  # the edited latent, with gradient
+    z_src: torch.Tensor
+    delta: torch.Tensor  # DDS direction ε̂_trg − ε̂_src
+    relevance: torch.Tensor  # [B, h, w] in [0, 1]: how far each position is the edit's to change
+    trg_features: list[torch.Tensor] = field(default_factory=list)  # v1 terms only: [B, C, h_l, w_l]
+    src_features: list[torch.Tensor] = field(default_factory=list)
+    segments: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None  # v1 sync: (features, mask) → [K, C]
+    generator: torch.Generator | None = None  # this modality's stream, for the v1 PatchNCE's patch draws
+
+
+class Objective:
+    """L = λ_dds·Σ_m L_dds_m + Σ_k λ_k·L_k with λ_k = ρ_k·‖∇L_dds_m‖/‖∇L_k,m‖ per modality m (DESIGN §2b rule 1).
+
+    v2 terms: `pres_m`, the latent anchor ½Σ(1 − r)(z − z_src)² with r the `delta` relevance; `sync`, the sound's
+    latent flux envelope held to the source's (2 − 2·corr). v1 forms (PatchNCE, cross-modal InfoNCE) by config.
+    """
+
+    def __init__(self, config: EditConfig, pres: bool, sync: bool):
+        self.config, self.pres, self.sync = config, pres, sync
+
+    @property
+    def needs_features(self) -> bool:
+        """Whether any term in use reads the UNets' attention features (only the v1 forms do)."""
+        cfg = self.config
+        return (self.pres and cfg.preservation.form == "patchnce") or (self.sync and cfg.sync.form == "infonce")
+
+    def fractions(self) -> dict[str, float]:
+        """ρ_k of each term family: its pull as a fraction of DDS's."""
+        w = self.config.weights
+        return {"pres": w.pres, "sync": w.sync}
+
+    def losses(self, views: dict[str, ModalityView]) -> dict[str, torch.Tensor]:
+        """The named terms at this step: dds_m and pres_m per modality, sync across them."""
+        cfg = self.config
+        out: dict[str, torch.Tensor] = {}
+        for m, view in views.items():
+            out[f"dds_{m}"] = dds_loss(view.z, view.delta)
+            if self.pres:
+                out[f"pres_{m}"] = self._preservation(view)
+        if self.sync:
+            if cfg.sync.form == "timing":
+                # The sound's envelope only: holding the frames' envelope too moved the object (ToyWorld, +2 px
+                # trajectory error on 8 tasks, benchmarks/README.md); where the object is stays the anchor's job.
+                if "a" in views:
+                    audio = views["a"]
+                    out["sync"] = timing_loss(audio_rows(audio.z), audio_rows(audio.z_src))
+            elif len(views) == 2:
+                out["sync"] = self._sync_v1(views["v"], views["a"])
+        return out
+
+    def _preservation(self, view: ModalityView) -> torch.Tensor:
+        p = self.config.preservation
+        if p.form == "anchor":
+            return anchor_loss(view.z, view.z_src, 1 - view.relevance)
+        return preservation_loss(
+            view.trg_features,
+            view.src_features,
+            view.relevance < 0.5,
+            view.generator,
+            patch_sizes=tuple(p.patch_sizes),
+            num_patches=p.num_patches,
+            temperature=p.temperature,
+        )
+
+    def _sync_v1(self, video: ModalityView, audio: ModalityView) -> torch.Tensor:
+        """DESIGN §2's v1 form: InfoNCE between the two modalities' temporal self-similarity of relevant features."""
+        segments = {}
+        for name, view in (("v", video), ("a", audio)):
+            relevant = view.relevance > 0.5
+            segments[name] = [view.segments(f, pool_mask(relevant, f.shape[-2:])) for f in view.trg_features]
+        return sync_loss(segments["v"], segments["a"], self.config.sync.temperature)
+
+    def gradients(
+        self, losses: dict[str, torch.Tensor], latents: dict[str, torch.Tensor], step_size: float
+    ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
+        """Each latent's combined gradient, and the realised λ_k,m of every term beside DDS (0 where it is at rest).
+
+        The anchor's λ is also capped at 1/step_size: its gradient is keep·(z − z_src), so a larger λ would carry a
+        kept position past the source in one step — a small drift would be answered by noise of DDS's size.
+        """
+        names = list(latents)
+        zs = [latents[m] for m in names]
+        dds_weight = self.config.weights.dds
+        total = {m: torch.zeros_like(latents[m]) for m in names}
+        for m in names:
+            if f"dds_{m}" in losses:
+                total[m] = total[m] + dds_weight * _grad(losses[f"dds_{m}"], [latents[m]])[0]
+        pull = {m: total[m].norm() for m in names}
+        realised: dict[str, float] = {}
+        fractions = self.fractions()
+        for key, loss in losses.items():
+            family = key.split("_")[0]
+            if family == "dds" or not loss.requires_grad or fractions.get(family, 0) == 0:
+                continue
+            for m, grad in zip(names, _grad(loss, zs), strict=True):
+                own = key.endswith(f"_{m}")
+                if not own and key[-2:] in {f"_{n}" for n in names}:
+                    continue  # another modality's term
+                norm = grad.norm()
+                weight = fractions[family] * pull[m] / norm if norm > NORM_EPS else norm.new_zeros(())
+                if family == "pres" and self.config.preservation.form == "anchor":
+                    weight = weight.clamp(max=1 / step_size)
+                total[m] = total[m] + weight * grad
+                realised[f"lambda_{key}" if own else f"lambda_{key}_{m}"] = float(weight)
+        return total, realised
+
+
+def _grad(loss: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """∂loss/∂input for each input, zeros where the loss does not depend on it; the graph is kept for the next term."""
+    if not loss.requires_grad:
+        return [torch.zeros_like(x) for x in inputs]
+    grads = torch.autograd.grad(loss, inputs, allow_unused=True, retain_graph=True)
+    return [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads, strict=True)]

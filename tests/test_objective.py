@@ -1,0 +1,98 @@
+"""The v2 objective (DESIGN §2b): neutral at the source, scale-free weights, the public DDS step, timing, relevance."""
+
+import pytest
+import torch
+
+from aved.config import PUBLIC_DDS_STEP, EditConfig, apply_overrides
+from aved.editor import Editor
+from aved.losses import dds_loss
+from aved.losses.objective import Objective
+from aved.losses.preservation import anchor_loss
+from aved.losses.timing import latent_flux, timing_loss
+from aved.relevance import delta_relevance
+from tests.test_editor import _config, _source
+
+
+def test_default_dds_step_is_the_public_dds_step_on_sd21_base_latents():
+    """Public DDS/CDS: SGD lr 0.1 on 2000·(z·δ).sum()/(H·W); on a [1, 4, 64, 64] latent that moves z by 0.0488·δ."""
+    assert PUBLIC_DDS_STEP == pytest.approx(0.048828125)
+    delta = torch.randn(1, 4, 64, 64, generator=torch.Generator().manual_seed(0))
+    public = torch.zeros(1, 4, 64, 64, requires_grad=True)
+    optimizer = torch.optim.SGD([public], lr=0.1)
+    (2000 * (public * delta).sum() / (64 * 64)).backward()
+    optimizer.step()
+    ours = torch.zeros(1, 4, 64, 64, requires_grad=True)
+    optimizer = torch.optim.SGD([ours], lr=EditConfig().lr)
+    dds_loss(ours, delta).backward()
+    optimizer.step()
+    torch.testing.assert_close(ours, public)
+
+
+@pytest.mark.parametrize("mode", ["aved", "independent", "random-relevance"])
+def test_every_term_has_exactly_zero_gradient_at_the_source_with_equal_prompts(mode, video_prior, audio_prior):
+    prompt = "a red ball bouncing"
+    editor = Editor(video_prior, audio_prior, _config(mode, **{"prompts.source": prompt, "prompts.target": prompt}))
+    state = editor.start(_source(None), torch.Generator().manual_seed(0))
+    with state.capturing():
+        losses = editor.step_losses(state).losses
+    assert {"dds_v", "pres_v", "dds_a", "pres_a"} <= set(losses)
+    for name, loss in losses.items():
+        for grad in torch.autograd.grad(loss, list(state.z.values()), allow_unused=True, retain_graph=True):
+            assert grad is None or torch.count_nonzero(grad) == 0, name
+
+
+def test_every_other_term_pulls_a_fixed_fraction_of_dds_whatever_the_scale():
+    """λ_k = ρ_k·‖∇L_dds‖/‖∇L_k‖: the realised pull is ρ_k·‖∇L_dds‖, so scaling a term's loss changes nothing."""
+    config = apply_overrides(EditConfig(), {"weights.pres": 0.3})
+    objective = Objective(config, pres=True, sync=False)
+    z_src = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    z = (z_src + 0.1 * torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(1))).requires_grad_(True)
+    delta = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(2))
+    keep = torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(3))
+    totals = []
+    for scale in (1.0, 1000.0):
+        losses = {"dds_a": dds_loss(z, delta), "pres_a": scale * anchor_loss(z, z_src, keep)}
+        grads, realised = objective.gradients(losses, {"a": z}, step_size=1e-3)
+        pres_grad = grads["a"] - delta
+        assert float(pres_grad.norm()) == pytest.approx(0.3 * float(delta.norm()), rel=1e-5)
+        totals.append(grads["a"])
+    torch.testing.assert_close(totals[0], totals[1])
+    assert set(realised) == {"lambda_pres_a"}
+
+
+def test_anchor_holds_only_what_is_kept():
+    z_src = torch.zeros(1, 2, 4, 4)
+    z = torch.ones(1, 2, 4, 4, requires_grad=True)
+    keep = torch.zeros(1, 4, 4)
+    keep[:, :2] = 1.0
+    (grad,) = torch.autograd.grad(anchor_loss(z, z_src, keep), [z])
+    assert torch.all(grad[:, :, :2] == 1) and torch.all(grad[:, :, 2:] == 0)
+
+
+def _events(times, length=40, dims=6, seed=0):
+    """Latent rows that jump at `times` and decay, like a sound's onsets."""
+    rows = torch.randn(length, dims, generator=torch.Generator().manual_seed(seed)) * 0.01
+    for t in times:
+        rows[t:] += torch.exp(-torch.arange(length - t, dtype=torch.float32) / 3)[:, None]
+    return rows
+
+
+def test_timing_loss_ignores_level_and_penalises_moved_or_extra_events():
+    source = _events([5, 20])
+    assert timing_loss(source, source) == 0
+    assert timing_loss(3 * source + 2, source) < 1e-6  # louder or offset: the same moments
+    moved, extra = _events([9, 20]), _events([5, 20, 30])
+    assert timing_loss(moved, source) > 0.5 and timing_loss(extra, source) > 0.2
+    flux = latent_flux(source)
+    assert set(flux.topk(2).indices.tolist()) == {4, 19}  # the envelope peaks where the events start
+
+
+def test_delta_relevance_marks_where_the_prompts_disagree_in_each_cell():
+    magnitude = torch.zeros(1, 4, 8, 8)
+    magnitude[0, :, 1, 1] = 2.0  # top-left cell: one position differs
+    magnitude[0, :, 6, 5] = 0.5  # bottom-right cell: weaker, still its own maximum
+    relevance = delta_relevance(magnitude, cells=2, tau=1.0, reach=0)
+    assert relevance[0, 1, 1] == 1 and relevance[0, 6, 5] == 1
+    assert relevance.sum() == 2
+    widened = delta_relevance(magnitude, cells=2, tau=1.0, reach=1)
+    assert widened[0, :3, :3].min() == 1 and widened[0, 7, 0] == 0 and widened[0, 1, 3] == 1
