@@ -65,7 +65,8 @@ def test_short_bench_run_writes_its_table_and_resumes(tiny_models, tmp_path):
 
     out = tmp_path / "bench"
     argv = [
-        "toyworld", "bench", "--modes", "aved,independent,sdedit,video-only,aved-no-pres", "--tasks", "2", "--steps", "2",
+        "toyworld", "bench", "--modes", "aved,independent,sdedit,video-only,aved-no-pres",
+        "--tasks", "2", "--steps", "2",
         "--out", str(out), "--video-model", str(tiny_models["sd"]), "--audio-model", str(tiny_models["audioldm2"]),
     ]  # fmt: skip
     assert main(argv) == 0
