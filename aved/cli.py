@@ -363,9 +363,13 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--mode", help="aved (default), independent, video-only, audio-only, dds, sdedit, random-relevance")
     ed.add_argument("--steps", type=int, help="optimisation steps (default 200)")
     ed.add_argument("--seed", type=int, help="seed of every random draw (default 0)")
-    ed.add_argument("--tau-video", type=float, help="relevance threshold for frames (default 0.8)")
-    ed.add_argument("--tau-audio", type=float, help="relevance threshold for sound (default 0.8)")
-    ed.add_argument("--relevance", choices=RELEVANCE_METHODS, help="relevance rule (default delta)")
+    ed.add_argument("--tau-video", type=float, help="relevance threshold for frames (default 0.5; see relevance)")
+    ed.add_argument("--tau-audio", type=float, help="relevance threshold for sound (default 0.5; see relevance)")
+    ed.add_argument(
+        "--relevance",
+        choices=RELEVANCE_METHODS,
+        help="delta (default: from |δ|, fully relevant from τ of its max) or S > τ",
+    )
     _add_media_options(ed)
     _add_model_options(ed)
     ed.add_argument("--config", help="JSON config file (e.g. a config.json written by an earlier edit)")

@@ -176,6 +176,7 @@ class EditConfig:
         checks = [
             (self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got '{self.mode}'"),
             (self.steps >= 1, f"steps must be at least 1, got {self.steps}"),
+            (self.lr > 0, f"lr must be positive, got {self.lr}"),
             (0 <= self.t_min <= self.t_max, f"need 0 ≤ t_min ≤ t_max, got {self.t_min}, {self.t_max}"),
             (
                 self.relevance.method in RELEVANCE_METHODS,

@@ -17,7 +17,7 @@ from aved.errors import AvedError
 from aved.losses import cfg_combine, dds_direction
 from aved.losses.objective import ModalityView, Objective
 from aved.losses.sync import audio_segments, video_segments
-from aved.media.frames import invert_permutation, permute_cells, shuffle_permutation, unpack_grids
+from aved.media.frames import invert_permutation, pack_grids, permute_cells, shuffle_permutation, unpack_grids
 from aved.priors import AudioLDM2Prior, DiffusionPrior, StableDiffusionPrior
 from aved.relevance import delta_relevance, edit_token_positions, layer_shape, relevance_map, relevance_mask
 from aved.sampling import ddim_denoise
@@ -67,7 +67,8 @@ class ModalityBranch:
         src_spans, trg_spans = prior.token_positions(source), prior.token_positions(target)
         self.src_tokens = edit_token_positions(src_spans, trg_spans)
         self.trg_tokens = edit_token_positions(trg_spans, src_spans)
-        self.prob_layers = prior.relevance_layers()
+        # The delta relevance reads no attention: the cross-attention layers keep PyTorch's fused kernel then.
+        self.prob_layers = prior.relevance_layers() if config.relevance.method != "delta" else []
         self.feature_layers = select_layers(prior.attention_layers(), list(config.model.feature_layers))
         if need_features and not self.feature_layers:
             raise AvedError(f"{prior.model_id}: no attention layers match {config.model.feature_layers}")
@@ -306,14 +307,21 @@ class Editor:
         )
 
     def _relevance(
-        self, state: EditState, m: str, delta: torch.Tensor, scores: torch.Tensor, tau: float, cells: int
+        self, state: EditState, m: str, delta: torch.Tensor, scores: torch.Tensor, tau: float
     ) -> torch.Tensor:
-        """How far each position is the edit's to change, [B, h, w] in [0, 1], in the latent's own layout."""
+        """How far each position is the edit's to change, [B, h, w] in [0, 1], in the latent's own layout; the
+        video's delta relevance is computed frame by frame, so no window reaches into a neighbouring frame."""
         cfg = self.config
         magnitude = delta.detach().abs()
         state.delta_magnitude[m] = _running_mean(state.delta_magnitude.get(m), magnitude, state.steps_done)
         if cfg.relevance.method == "delta":
-            relevance = delta_relevance(state.delta_magnitude[m], cells, tau, cfg.relevance.reach)
+            magnitude = state.delta_magnitude[m]
+            if m == "v":
+                frames = self._frames(state, magnitude)
+                relevance = delta_relevance(frames, 1, tau, cfg.relevance.reach)
+                relevance = pack_grids(relevance[:, None], cfg.media.grid)[:, 0]
+            else:
+                relevance = delta_relevance(magnitude, 1, tau, cfg.relevance.reach)
         else:
             relevance = relevance_mask(scores, cfg.relevance.method, tau).float()
         if state.terms.random_relevance:
@@ -337,7 +345,7 @@ class Editor:
         )
         unshuffle = lambda x: permute_cells(x, n, inverse)  # noqa: E731
         delta, scores = unshuffle(out.delta), unshuffle(out.scores[:, None])[:, 0]
-        relevance = self._relevance(state, "v", delta, scores, self.config.relevance.tau_video, n)
+        relevance = self._relevance(state, "v", delta, scores, self.config.relevance.tau_video)
         # Features of a layer too coarse to split into frame cells cannot be unshuffled; the v1 terms skip it.
         whole = [i for i, f in enumerate(out.trg_features) if not (f.shape[-2] % n or f.shape[-1] % n)]
         to_frames = lambda x: unpack_grids(x, n, num_frames)  # noqa: E731
@@ -359,7 +367,7 @@ class Editor:
         out = state.branches["a"].run(
             state.z_src["a"], z, t.to(z.device), _randn(z, generator), state.objective.needs_features
         )
-        relevance = self._relevance(state, "a", out.delta, out.scores, cfg.relevance.tau_audio, 1)
+        relevance = self._relevance(state, "a", out.delta, out.scores, cfg.relevance.tau_audio)
         return ModalityView(
             z=z,
             z_src=state.z_src["a"],

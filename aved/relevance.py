@@ -1,4 +1,5 @@
-"""Prompt-relevant patches from cross-attention: which latent positions hold the edited object (DESIGN §2.4)."""
+"""Relevance: which latent positions are the edit's to change — from where the prompts' noise predictions differ
+(`delta`, v2's default), or from the edit words' cross-attention S, thresholded (DESIGN §2.4)."""
 
 from __future__ import annotations
 
@@ -100,12 +101,3 @@ def relevance_mask(scores: torch.Tensor, method: str, tau: float) -> torch.Tenso
     if method == "otsu":
         return scores > otsu_threshold(scores)
     raise ValueError(f"unknown relevance method '{method}' (fixed or otsu)")
-
-
-def random_mask_like(mask: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """A mask with as many true entries as `mask`, at uniformly drawn positions (the random-relevance ablation)."""
-    count = int(mask.sum())
-    order = torch.randperm(mask.numel(), generator=generator, device=generator.device).to(mask.device)
-    out = torch.zeros(mask.numel(), dtype=torch.bool, device=mask.device)
-    out[order[:count]] = True
-    return out.view_as(mask)

@@ -25,6 +25,7 @@ import torch
 from aved.codec import prepare_clip
 from aved.config import EditConfig, apply_overrides, apply_preset, parse_set
 from aved.editor import Editor
+from aved.losses.objective import lambda_key
 from aved.media.clip import read_clip
 from aved.priors.load import load_audio_prior, load_video_prior
 
@@ -47,15 +48,11 @@ def gradient_norms(editor: Editor, state, draws: int) -> dict[str, list[tuple[fl
                 if term.startswith("dds"):
                     pulled = {m: dds_weight * raw[m] for m in names}
                 else:
-                    pulled = {m: realised.get(_lambda_key(term, m), 0.0) * raw[m] for m in names}
+                    pulled = {m: realised.get(lambda_key(term, m), 0.0) * raw[m] for m in names}
                 norms.setdefault(term, []).append(
                     (raw.get("v", 0.0), raw.get("a", 0.0), pulled.get("v", 0.0), pulled.get("a", 0.0))
                 )
     return norms
-
-
-def _lambda_key(term: str, m: str) -> str:
-    return f"lambda_{term}" if term.endswith(f"_{m}") else f"lambda_{term}_{m}"
 
 
 def print_table(title: str, norms: dict[str, list[tuple[float, ...]]]) -> None:

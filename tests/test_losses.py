@@ -9,7 +9,6 @@ from aved.relevance import (
     edit_words,
     normalize_cells,
     otsu_threshold,
-    random_mask_like,
     relevance_map,
     relevance_mask,
 )
@@ -89,13 +88,6 @@ def test_otsu_separates_two_modes():
     threshold = otsu_threshold(values)
     assert values[:500].max() < threshold < values[500:].min()
     assert abs(threshold - 0.45) < 0.1  # near the middle of the gap, not at its edge
-
-
-def test_random_mask_keeps_the_count():
-    mask = torch.zeros(4, 8, 8, dtype=torch.bool)
-    mask[0, :3] = True
-    drawn = random_mask_like(mask, torch.Generator().manual_seed(0))
-    assert drawn.sum() == mask.sum() and not torch.equal(drawn, mask)
 
 
 def test_patch_nce_is_lowest_at_the_source_features():

@@ -39,6 +39,14 @@ def test_every_term_has_exactly_zero_gradient_at_the_source_with_equal_prompts(m
     for name, loss in losses.items():
         for grad in torch.autograd.grad(loss, list(state.z.values()), allow_unused=True, retain_graph=True):
             assert grad is None or torch.count_nonzero(grad) == 0, name
+    with torch.no_grad():  # away from the source every term pulls (so the zeros above are not vacuous)
+        for z in state.z.values():
+            z.add_(0.1 * torch.randn(z.shape, generator=torch.Generator().manual_seed(5)))
+    with state.capturing():
+        moved = editor.step_losses(state).losses
+    for name in ("pres_v", "pres_a", *(["sync"] if mode != "independent" else [])):
+        grads = torch.autograd.grad(moved[name], list(state.z.values()), allow_unused=True, retain_graph=True)
+        assert any(g is not None and g.abs().max() > 0 for g in grads), name
 
 
 def test_every_other_term_pulls_a_fixed_fraction_of_dds_whatever_the_scale():
@@ -96,3 +104,33 @@ def test_delta_relevance_marks_where_the_prompts_disagree_in_each_cell():
     assert relevance.sum() == 2
     widened = delta_relevance(magnitude, cells=2, tau=1.0, reach=1)
     assert widened[0, :3, :3].min() == 1 and widened[0, 7, 0] == 0 and widened[0, 1, 3] == 1
+
+
+def test_the_anchor_never_carries_a_kept_position_past_the_source():
+    """A drift far smaller than DDS's step is undone, not overshot: λ_pres ≤ 1/step_size."""
+    objective = Objective(EditConfig(), pres=True, sync=False)
+    z_src = torch.zeros(1, 4, 8, 8)
+    z = (z_src + 1e-3).requires_grad_(True)
+    delta = torch.zeros(1, 4, 8, 8)
+    delta[..., 0, 0] = 10.0  # DDS pulls hard at one position only
+    keep = torch.ones(1, 8, 8)
+    losses = {"dds_v": dds_loss(z, delta), "pres_v": anchor_loss(z, z_src, keep)}
+    grads, realised = objective.gradients(losses, {"v": z}, step_size=0.5)
+    assert realised["lambda_pres_v"] == pytest.approx(2.0)
+    stepped = z.detach() - 0.5 * grads["v"]
+    assert torch.allclose(stepped[..., 1:, :], z_src[..., 1:, :])  # back at the source, not beyond it
+
+
+def test_a_term_at_rest_gets_no_weight_and_every_step_records_the_same_keys(video_prior, audio_prior):
+    config = _config("aved", steps=3, **{"preservation.form": "patchnce", "sync.form": "infonce"})
+    result = Editor(video_prior, audio_prior, config).run(
+        _source(None), torch.Generator().manual_seed(0), progress=False
+    )
+    lengths = {key: len(values) for key, values in result.history.items()}
+    assert set(lengths.values()) == {3} and {"lambda_pres_v", "lambda_sync_v", "lambda_sync_a"} <= set(lengths)
+    objective = Objective(EditConfig(), pres=True, sync=False)
+    z = torch.ones(1, 4, 8, 8, requires_grad=True)
+    near = (z.detach() + 2e-7).requires_grad_(False)  # a few float32 ulps from the source: rounding, not a drift
+    rounding = {"dds_a": dds_loss(z, torch.ones(1, 4, 8, 8)), "pres_a": anchor_loss(z, near, torch.ones(1, 8, 8))}
+    _, realised = objective.gradients(rounding, {"a": z}, step_size=1.0)
+    assert realised["lambda_pres_a"] == 0

@@ -14,7 +14,9 @@ from aved.losses.preservation import anchor_loss, pool_mask, preservation_loss
 from aved.losses.sync import sync_loss
 from aved.losses.timing import audio_rows, timing_loss
 
-NORM_EPS = 1e-20  # below this a gradient counts as zero: the term is at rest and gets no weight
+# A term whose gradient is below this fraction of DDS's pull is at rest (rounding, not an edit to undo): it gets
+# no weight, where ρ·‖∇L_dds‖/‖∇L_k‖ would blow its rounding noise up to a full pull.
+REST_RATIO = 1e-6
 
 
 @dataclass
@@ -58,7 +60,7 @@ class Objective:
         out: dict[str, torch.Tensor] = {}
         for m, view in views.items():
             out[f"dds_{m}"] = dds_loss(view.z, view.delta)
-            if self.pres:
+            if self.pres and (self.config.preservation.form == "anchor" or view.trg_features):
                 out[f"pres_{m}"] = self._preservation(view)
         if self.sync:
             if cfg.sync.form == "timing":
@@ -67,8 +69,8 @@ class Objective:
                 if "a" in views:
                     audio = views["a"]
                     out["sync"] = timing_loss(audio_rows(audio.z), audio_rows(audio.z_src))
-            elif len(views) == 2:
-                out["sync"] = self._sync_v1(views["v"], views["a"])
+            elif len(views) == 2 and (sync := self._sync_v1(views["v"], views["a"])) is not None:
+                out["sync"] = sync
         return out
 
     def _preservation(self, view: ModalityView) -> torch.Tensor:
@@ -85,8 +87,11 @@ class Objective:
             temperature=p.temperature,
         )
 
-    def _sync_v1(self, video: ModalityView, audio: ModalityView) -> torch.Tensor:
-        """DESIGN §2's v1 form: InfoNCE between the two modalities' temporal self-similarity of relevant features."""
+    def _sync_v1(self, video: ModalityView, audio: ModalityView) -> torch.Tensor | None:
+        """DESIGN §2's v1 form: InfoNCE between the two modalities' temporal self-similarity of relevant features
+        (None where either modality has no feature layer to read)."""
+        if not video.trg_features or not audio.trg_features:
+            return None
         segments = {}
         for name, view in (("v", video), ("a", audio)):
             relevant = view.relevance > 0.5
@@ -96,41 +101,56 @@ class Objective:
     def gradients(
         self, losses: dict[str, torch.Tensor], latents: dict[str, torch.Tensor], step_size: float
     ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
-        """Each latent's combined gradient, and the realised λ_k,m of every term beside DDS (0 where it is at rest).
+        """Each latent's combined gradient, and the realised λ of every term beside DDS on every latent it touches
+        (0 where the term is at rest, so each step records the same keys).
 
-        The anchor's λ is also capped at 1/step_size: its gradient is keep·(z − z_src), so a larger λ would carry a
-        kept position past the source in one step — a small drift would be answered by noise of DDS's size.
+        A term is at rest where its gradient is below REST_RATIO of DDS's pull or not finite. The anchor's λ is also
+        capped at 1/step_size: its gradient is keep·(z − z_src), so a larger λ would carry a kept position past the
+        source in one step — a small drift would be answered by noise of DDS's size.
         """
         names = list(latents)
-        zs = [latents[m] for m in names]
         dds_weight = self.config.weights.dds
         total = {m: torch.zeros_like(latents[m]) for m in names}
         for m in names:
             if f"dds_{m}" in losses:
-                total[m] = total[m] + dds_weight * _grad(losses[f"dds_{m}"], [latents[m]])[0]
+                total[m] = total[m] + dds_weight * _grads(losses[f"dds_{m}"], [latents[m]], keep_graph=True)[0]
         pull = {m: total[m].norm() for m in names}
         realised: dict[str, float] = {}
         fractions = self.fractions()
-        for key, loss in losses.items():
-            family = key.split("_")[0]
-            if family == "dds" or not loss.requires_grad or fractions.get(family, 0) == 0:
-                continue
-            for m, grad in zip(names, _grad(loss, zs), strict=True):
-                own = key.endswith(f"_{m}")
-                if not own and key[-2:] in {f"_{n}" for n in names}:
-                    continue  # another modality's term
+        others = [k for k in losses if _family(k) != "dds" and fractions.get(_family(k), 0) > 0]
+        for i, key in enumerate(others):
+            touched = term_latents(key, names)
+            grads = _grads(losses[key], [latents[m] for m in touched], keep_graph=i < len(others) - 1)
+            for m, grad in zip(touched, grads, strict=True):
                 norm = grad.norm()
-                weight = fractions[family] * pull[m] / norm if norm > NORM_EPS else norm.new_zeros(())
-                if family == "pres" and self.config.preservation.form == "anchor":
+                moving = bool(torch.isfinite(norm)) and norm > REST_RATIO * pull[m] and norm > 0
+                weight = fractions[_family(key)] * pull[m] / norm if moving else norm.new_zeros(())
+                if _family(key) == "pres" and self.config.preservation.form == "anchor":
                     weight = weight.clamp(max=1 / step_size)
-                total[m] = total[m] + weight * grad
-                realised[f"lambda_{key}" if own else f"lambda_{key}_{m}"] = float(weight)
+                if moving:
+                    total[m] = total[m] + weight * grad
+                realised[lambda_key(key, m)] = float(weight)
         return total, realised
 
 
-def _grad(loss: torch.Tensor, inputs: list[torch.Tensor]) -> list[torch.Tensor]:
-    """∂loss/∂input for each input, zeros where the loss does not depend on it; the graph is kept for the next term."""
+def _family(key: str) -> str:
+    return key.split("_")[0]
+
+
+def term_latents(key: str, names: list[str]) -> list[str]:
+    """The latents a term reads: `pres_v` the video's, a term without a modality suffix (`sync`) every one."""
+    own = [m for m in names if key.endswith(f"_{m}")]
+    return own or list(names)
+
+
+def lambda_key(key: str, m: str) -> str:
+    """The history key of a term's realised λ on latent m: `lambda_pres_v`, `lambda_sync_a`."""
+    return f"lambda_{key}" if key.endswith(f"_{m}") else f"lambda_{key}_{m}"
+
+
+def _grads(loss: torch.Tensor, inputs: list[torch.Tensor], keep_graph: bool) -> list[torch.Tensor]:
+    """∂loss/∂input for each input, zeros where the loss does not depend on it; `keep_graph` for a later term."""
     if not loss.requires_grad:
         return [torch.zeros_like(x) for x in inputs]
-    grads = torch.autograd.grad(loss, inputs, allow_unused=True, retain_graph=True)
+    grads = torch.autograd.grad(loss, inputs, allow_unused=True, retain_graph=keep_graph)
     return [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads, strict=True)]
