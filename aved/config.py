@@ -174,22 +174,13 @@ class EditConfig:
     def validate(self) -> EditConfig:
         """Raise AvedError on values no edit can run with; return self."""
         checks = [
-            (self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got '{self.mode}'"),
+            _one_of("mode", self.mode, MODES),
             (self.steps >= 1, f"steps must be at least 1, got {self.steps}"),
             (self.lr > 0, f"lr must be positive, got {self.lr}"),
             (0 <= self.t_min <= self.t_max, f"need 0 ≤ t_min ≤ t_max, got {self.t_min}, {self.t_max}"),
-            (
-                self.relevance.method in RELEVANCE_METHODS,
-                f"relevance.method must be one of {', '.join(RELEVANCE_METHODS)}, got '{self.relevance.method}'",
-            ),
-            (
-                self.preservation.form in PRESERVATION_FORMS,
-                f"preservation.form must be one of {', '.join(PRESERVATION_FORMS)}, got '{self.preservation.form}'",
-            ),
-            (
-                self.sync.form in SYNC_FORMS,
-                f"sync.form must be one of {', '.join(SYNC_FORMS)}, got '{self.sync.form}'",
-            ),
+            _one_of("relevance.method", self.relevance.method, RELEVANCE_METHODS),
+            _one_of("preservation.form", self.preservation.form, PRESERVATION_FORMS),
+            _one_of("sync.form", self.sync.form, SYNC_FORMS),
             (self.media.fps > 0 and self.media.duration > 0, "media.fps and media.duration must be positive"),
             (
                 self.media.duration <= self.media.mel.duration,
@@ -199,10 +190,7 @@ class EditConfig:
             (self.media.grid >= 1 and self.media.frame_size >= 8, "media.grid ≥ 1 and media.frame_size ≥ 8"),
             (0 < self.sdedit_strength <= 1, f"sdedit_strength must be in (0, 1], got {self.sdedit_strength}"),
             (self.model.dtype in ("float32", "float16", "bfloat16"), f"unknown dtype '{self.model.dtype}'"),
-            (
-                self.model.vocoder in VOCODERS,
-                f"model.vocoder must be one of {', '.join(VOCODERS)}, got '{self.model.vocoder}'",
-            ),
+            _one_of("model.vocoder", self.model.vocoder, VOCODERS),
         ]
         for ok, message in checks:
             if not ok:
@@ -211,6 +199,11 @@ class EditConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+def _one_of(name: str, value: str, choices: tuple[str, ...]) -> tuple[bool, str]:
+    """A validation check: `value` is one of `choices`, else the message that names them."""
+    return value in choices, f"{name} must be one of {', '.join(choices)}, got '{value}'"
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:

@@ -19,7 +19,14 @@ from aved.losses.objective import ModalityView, Objective
 from aved.losses.sync import audio_segments, video_segments
 from aved.media.frames import invert_permutation, pack_grids, permute_cells, shuffle_permutation, unpack_grids
 from aved.priors import AudioLDM2Prior, DiffusionPrior, StableDiffusionPrior
-from aved.relevance import delta_relevance, edit_token_positions, layer_shape, relevance_map, relevance_mask
+from aved.relevance import (
+    delta_relevance,
+    edit_token_positions,
+    layer_shape,
+    relevance_map,
+    relevance_mask,
+    shuffle_positions,
+)
 from aved.sampling import ddim_denoise
 
 StepCallback = Callable[[int, dict[str, float]], None]
@@ -168,7 +175,7 @@ class EditState:
     z: dict[str, torch.Tensor]  # what the optimiser moves
     streams: dict[str, torch.Generator]  # "time", "video", "audio"
     gain: float | None  # the source waveform's normalisation, undone when the sound is decoded
-    delta_magnitude: dict[str, torch.Tensor] = field(default_factory=dict)  # mean |δ| over the steps so far
+    delta_magnitude: dict[str, torch.Tensor] = field(default_factory=dict)  # delta relevance: mean |δ| so far
     steps_done: int = 0
 
     @contextlib.contextmanager
@@ -312,22 +319,18 @@ class Editor:
         """How far each position is the edit's to change, [B, h, w] in [0, 1], in the latent's own layout; the
         video's delta relevance is computed frame by frame, so no window reaches into a neighbouring frame."""
         cfg = self.config
-        magnitude = delta.detach().abs()
-        state.delta_magnitude[m] = _running_mean(state.delta_magnitude.get(m), magnitude, state.steps_done)
         if cfg.relevance.method == "delta":
-            magnitude = state.delta_magnitude[m]
+            magnitude = _running_mean(state.delta_magnitude.get(m), delta.detach().abs(), state.steps_done)
+            state.delta_magnitude[m] = magnitude
             if m == "v":
-                frames = self._frames(state, magnitude)
-                relevance = delta_relevance(frames, 1, tau, cfg.relevance.reach)
-                relevance = pack_grids(relevance[:, None], cfg.media.grid)[:, 0]
+                per_frame = delta_relevance(self._frames(state, magnitude), 1, tau, cfg.relevance.reach)
+                relevance = pack_grids(per_frame[:, None], cfg.media.grid)[:, 0]
             else:
                 relevance = delta_relevance(magnitude, 1, tau, cfg.relevance.reach)
         else:
             relevance = relevance_mask(scores, cfg.relevance.method, tau).float()
         if state.terms.random_relevance:
-            generator = state.streams["video" if m == "v" else "audio"]
-            order = torch.randperm(relevance.numel(), generator=generator, device=generator.device)
-            relevance = relevance.flatten()[order.to(relevance.device)].view_as(relevance)
+            relevance = shuffle_positions(relevance, state.streams["video" if m == "v" else "audio"])
         return relevance
 
     def _video_view(self, state: EditState, t: torch.Tensor) -> ModalityView:
@@ -348,7 +351,7 @@ class Editor:
         relevance = self._relevance(state, "v", delta, scores, self.config.relevance.tau_video)
         # Features of a layer too coarse to split into frame cells cannot be unshuffled; the v1 terms skip it.
         whole = [i for i, f in enumerate(out.trg_features) if not (f.shape[-2] % n or f.shape[-1] % n)]
-        to_frames = lambda x: unpack_grids(x, n, num_frames)  # noqa: E731
+        to_frames = lambda x: self._frames(state, x)  # noqa: E731
         return ModalityView(
             z=z,
             z_src=state.z_src["v"],

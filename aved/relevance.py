@@ -101,3 +101,9 @@ def relevance_mask(scores: torch.Tensor, method: str, tau: float) -> torch.Tenso
     if method == "otsu":
         return scores > otsu_threshold(scores)
     raise ValueError(f"unknown relevance method '{method}' (fixed or otsu)")
+
+
+def shuffle_positions(values: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """The same values at uniformly permuted positions (the random-relevance ablation: same mass, no place)."""
+    order = torch.randperm(values.numel(), generator=generator, device=generator.device)
+    return values.flatten()[order.to(values.device)].view_as(values)
