@@ -7,11 +7,11 @@ from pathlib import Path
 
 import torch
 
-from aved.codec import prepare_clip
+from aved.codec import prepare_clip, read_source
 from aved.config import EditConfig
 from aved.editor import Editor, EditResult, StepCallback
-from aved.errors import AvedError
-from aved.media.clip import Clip, read_clip
+from aved.errors import AvedError, warn
+from aved.media.clip import Clip
 from aved.priors import AudioLDM2Prior, StableDiffusionPrior
 from aved.priors.load import load_audio_prior, load_video_prior
 
@@ -43,10 +43,12 @@ def edit(
     ):
         if needed and not (src.strip() and trg.strip()):
             raise AvedError(f"the {name} edit needs both a source and a target prompt")
+        if needed and src.strip() == trg.strip():
+            warn(f"the {name} source and target prompts are the same ('{src.strip()}'): the {name} will stay as it is")
     media = config.media
     if not isinstance(clip, Clip):
-        clip = read_clip(clip, start=media.start, duration=media.duration, require_audio=True)
-    prepared = prepare_clip(clip, media)
+        clip = read_source(clip, media, need_audio=needs_audio)
+    prepared = prepare_clip(clip, media, need_audio=needs_audio)
     if needs_video and video_prior is None:
         video_prior = load_video_prior(config.model)
     if needs_audio and audio_prior is None:

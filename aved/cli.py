@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
+import warnings
 from pathlib import Path
 
-from aved.config import RELEVANCE_METHODS
-from aved.errors import AvedError
+from aved.config import DTYPES, RELEVANCE_METHODS
+from aved.errors import AvedError, AvedWarning
 
-DTYPES = ("float32", "float16", "bfloat16")
-
-
-def _output_path(path: str, suffix: str) -> Path:
-    out = Path(path)
-    if out.suffix.lower() != suffix:
-        raise AvedError(f"{out}: the output must be a {suffix} file")
-    if out.exists() and out.is_dir():
-        raise AvedError(f"{out}: is a folder, expected a file name")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    return out
+_PYTHON_SHOWWARNING = warnings.showwarning
 
 
 def cmd_info(args: argparse.Namespace) -> None:
@@ -31,8 +24,9 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
-    from aved.codec import prepare_clip, reconstruct
-    from aved.media.clip import read_clip, write_clip
+    from aved.codec import prepare_clip, read_source, reconstruct
+    from aved.folders import check_output_file
+    from aved.media.clip import write_clip
 
     config = resolve_config(
         args,
@@ -49,14 +43,14 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
         },
     )
     media, model = config.media, config.model
-    out = _output_path(args.output, ".mp4")
-    clip = read_clip(args.clip, start=media.start, duration=media.duration, require_audio=True)
-    source = prepare_clip(clip, media)
+    out = check_output_file(args.output, ".mp4")
+    source = prepare_clip(read_source(args.clip, media), media)
     from aved.priors.load import load_audio_prior, load_video_prior
 
     video, audio = load_video_prior(model), load_audio_prior(model)
     started = time.perf_counter()
     result = reconstruct(source, video, audio, media)
+    out.parent.mkdir(parents=True, exist_ok=True)
     write_clip(out, result.frames, result.fps, result.audio, result.sample_rate)
     print(
         f"wrote {out}: {len(result.frames)} frames at {result.fps:g} fps, {result.duration:.2f} s, "
@@ -114,15 +108,15 @@ def cmd_edit(args: argparse.Namespace) -> None:
         print(json.dumps(config.to_dict(), indent=2, ensure_ascii=False))
         return
     from aved.api import edit
-    from aved.media.clip import read_clip
+    from aved.folders import check_output_folder
     from aved.outputs import write_edit_outputs
 
-    clip = read_clip(args.clip, start=config.media.start, duration=config.media.duration, require_audio=True)
+    check_output_folder(args.out, replace=args.overwrite)
     started = time.perf_counter()
-    result = edit(clip, config=config)
+    result = edit(args.clip, config=config)
     seconds = time.perf_counter() - started
     run = {"clip": str(args.clip), "seconds": round(seconds, 2), "frames": len(result.frames), "fps": result.fps}
-    written = write_edit_outputs(result, config, args.out, run)
+    written = write_edit_outputs(result, config, args.out, run, replace=args.overwrite)
     print(f"wrote {len(written)} files to {args.out}: {', '.join(written)}")
     print(
         f"{config.mode}: {len(result.frames)} frames, {result.duration:.2f} s, {config.steps} steps in {seconds:.1f} s"
@@ -161,6 +155,10 @@ def cmd_bench_run(args: argparse.Namespace) -> None:
         )
         for error in summary.errors[:5]:
             print(f"  {error}")
+    failed = sum(s.failed for s in summaries)
+    if failed:
+        total = sum(s.total for s in summaries)
+        raise AvedError(f"{failed} of {total} clips failed (errors in each folder's results.jsonl)")
 
 
 def cmd_bench_report(args: argparse.Namespace) -> None:
@@ -288,20 +286,22 @@ def _metric_names(text: str | None) -> list[str]:
 def cmd_metrics(args: argparse.Namespace) -> None:
     import json
 
+    from aved.folders import atomic_write, check_output_file
     from aved.media.clip import read_clip
     from aved.metrics import Scorer
-    from aved.outputs import atomic_write_text
 
-    source = read_clip(args.source)
+    default = Path(args.edited).with_name(Path(args.edited).stem + "_metrics.json")
+    out = check_output_file(args.json or default, ".json")
+    names = _metric_names(args.metrics)
+    source = read_clip(args.source, require_audio="lpaps" in names)
     edited = read_clip(args.edited, require_audio=True)
     categories = [c.strip() for c in args.categories.split(",")] if args.categories else None
-    scores = Scorer(_metric_names(args.metrics), _metric_models(args)).score(
+    scores = Scorer(names, _metric_models(args)).score(
         source, edited, args.source_prompt, args.target_prompt, categories, args.target_category
     )
     width = max(len(name) for name in scores)
     for name, value in scores.items():
         print(f"{name:<{width}}  {value:.4f}")
-    out = Path(args.json) if args.json else Path(args.edited).with_name(Path(args.edited).stem + "_metrics.json")
     document = {
         "source": str(args.source),
         "edited": str(args.edited),
@@ -309,7 +309,7 @@ def cmd_metrics(args: argparse.Namespace) -> None:
         "target_prompt": args.target_prompt,
         "metrics": scores,
     }
-    atomic_write_text(out, json.dumps(document, indent=2) + "\n")
+    atomic_write(out, json.dumps(document, indent=2) + "\n")
     print(f"wrote {out}")
 
 
@@ -337,8 +337,19 @@ def _add_metric_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dino-model", help="DINO hub id or folder (default facebook/dino-vitb16)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors as our one line (and exit 2) instead of the usage block."""
+
+    def error(self, message: str):
+        print(
+            f"aved: error: {self.prog.removeprefix('aved ') or 'aved'}: {message} (see {self.prog} --help)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aved", description="Zero-shot audio-visual editing from text.")
+    parser = _Parser(prog="aved", description="Zero-shot audio-visual editing from text.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     info = sub.add_parser("info", help="describe a clip's streams")
@@ -356,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("clip")
     ed.add_argument("--source", help="what the clip shows and sounds like now, e.g. 'a cat meowing'")
     ed.add_argument("--target", help="what it should become, e.g. 'a dog barking'")
-    ed.add_argument("--out", required=True, help="output folder")
+    ed.add_argument("--out", required=True, help="output folder: new or empty (see --overwrite)")
+    ed.add_argument("--overwrite", action="store_true", help="replace a finished edit in --out, whole")
     for modality in ("video", "audio"):
         for side in ("source", "target"):
             ed.add_argument(f"--{modality}-{side}", help=f"{side} prompt for the {modality} prior only")
@@ -452,19 +464,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_ranges(args: argparse.Namespace) -> None:
-    for name in ("fps", "duration", "frame_size", "grid", "tasks"):
-        value = getattr(args, name, None)
-        if value is not None and value <= 0:
-            raise AvedError(f"--{name.replace('_', '-')} must be positive, got {value}")
-    if (getattr(args, "start", None) or 0) < 0:
-        raise AvedError(f"--start must not be negative, got {args.start}")
+def _check_counts(args: argparse.Namespace) -> None:
+    """The options that are not config fields (those are checked by EditConfig.validate)."""
+    tasks = getattr(args, "tasks", None)
+    if tasks is not None and tasks < 1:
+        raise AvedError(f"--tasks must be at least 1, got {tasks}")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Our warnings as one line each; other libraries' keep Python's format."""
+    if issubclass(category, AvedWarning):
+        print(f"aved: warning: {message}", file=sys.stderr)
+    else:
+        _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
 
 
 def _quiet_libraries() -> None:
     """Keep the terminal for our own progress: no loading bars or advisory warnings from the model libraries."""
     import logging
-    import warnings
 
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*tensor.detach.*")
@@ -480,19 +497,44 @@ def _quiet_libraries() -> None:
     transformers_logging.disable_progress_bar()
 
 
+class _Terminated(BaseException):
+    """SIGTERM as an exception, so that every `finally` (staging folders, locks) runs before the exit."""
+
+
+def _terminate(signum, frame) -> None:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", AvedWarning)
+        warnings.showwarning = _show_warning
+        try:
+            return _run(args)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command, its errors as one line and an exit status."""
     try:
+        _check_counts(args)
         if args.command not in ("info",) and not getattr(args, "dry_run", False):
             _quiet_libraries()
-        _check_ranges(args)
         args.run(args)
     except AvedError as err:
         print(f"aved: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("aved: interrupted", file=sys.stderr)
+        print("aved: interrupted; nothing half-written was kept", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("aved: terminated; nothing half-written was kept", file=sys.stderr)
+        return 143
     return 0
 
 

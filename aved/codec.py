@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,11 +10,15 @@ import torch
 from tqdm.auto import tqdm
 
 from aved.config import MediaConfig
-from aved.errors import AvedError
-from aved.media.clip import Clip
+from aved.errors import AvedError, warn
+from aved.media.clip import Clip, read_clip
 from aved.media.frames import nearest_frames, pack_grids, resize_center_crop, sample_times, unpack_grids
 from aved.media.mel import waveform_to_mel
 from aved.priors import AudioLDM2Prior, StableDiffusionPrior
+
+# A track whose loudest sample is below this (−80 dBFS) holds no sound an edit could change: decoded silence, a
+# muted recording. Editing it "succeeds" with noise the prior invents.
+SILENT_PEAK = 1e-4
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,18 @@ class PreparedClip:
         return Clip(self.frames, np.arange(len(self.frames)) / self.fps, self.fps, self.audio, self.sample_rate)
 
 
+def read_source(path: str | os.PathLike, media: MediaConfig, need_audio: bool = True) -> Clip:
+    """The window of `path` an edit uses, sampled at media.fps and cropped to media.frame_size as it decodes."""
+    return read_clip(
+        path,
+        start=media.start,
+        duration=media.duration,
+        require_audio=need_audio,
+        fps=media.fps,
+        size=media.frame_size,
+    )
+
+
 def prepare_clip(clip: Clip, media: MediaConfig, need_audio: bool = True) -> PreparedClip:
     """Sample F = ⌊min(duration, max)·fps⌋ frames, square-crop them, and cut the sound to the same span."""
     if media.duration > media.mel.duration:
@@ -40,10 +57,21 @@ def prepare_clip(clip: Clip, media: MediaConfig, need_audio: bool = True) -> Pre
     times = sample_times(clip.duration, media.fps, media.duration)
     frames = resize_center_crop(clip.frames[nearest_frames(clip.times, times)], media.frame_size)
     span = len(times) / media.fps
+    if clip.duration < span - 1e-6:
+        warn(
+            f"the clip lasts {clip.duration:.3f} s, less than one frame at {media.fps:g} fps: it is held for "
+            f"{span:.3f} s and its sound padded with silence"
+        )
     audio = None
     if clip.audio is not None:
         samples = round(span * clip.sample_rate)
         audio = np.pad(clip.audio[:samples], (0, max(0, samples - len(clip.audio)))).astype(np.float32)
+        peak = float(np.abs(audio).max(initial=0.0))
+        if need_audio and peak < SILENT_PEAK:
+            raise AvedError(
+                f"the sound track is silent (peak {peak:.1e}, below {SILENT_PEAK:g}): there is no sound to edit; "
+                "edit the frames alone (mode video-only)"
+            )
     elif need_audio:
         raise AvedError("the clip has no audio track, and this command needs one")
     return PreparedClip(frames, media.fps, audio, clip.sample_rate)

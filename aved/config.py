@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,16 @@ PUBLIC_DDS_STEP = 0.1 * 2000 / (64 * 64)
 RELEVANCE_METHODS = ("delta", "fixed", "otsu")
 PRESERVATION_FORMS = ("anchor", "patchnce")
 SYNC_FORMS = ("timing", "infonce")
+DTYPES = ("float32", "float16", "bfloat16")
+# Bounds past which an edit cannot be meant: they stop a typo (steps=1e20, frame_size=100000: a 224 GiB grid)
+# before any work, with the field named.
+MAX_STEPS = 100_000
+MAX_GUIDANCE = 100.0
+MAX_TIMESTEP = 1000
+MAX_FPS = 120.0
+MAX_GRID = 8
+MAX_GRID_SIDE = 4096  # px of one packed grid image: 16× SD 2.1-base's 512² in pixels
+MAX_WEIGHT = 100.0
 MODES = ("aved", "independent", "video-only", "audio-only", "dds", "sdedit", "random-relevance")
 
 
@@ -172,24 +185,42 @@ class EditConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def validate(self) -> EditConfig:
-        """Raise AvedError on values no edit can run with; return self."""
+        """Raise AvedError on values no edit can run with (every number finite and in its FIELD_RANGES); return self."""
+        for key, value in _numeric_fields(self):
+            _check_range(key, value)
         checks = [
             _one_of("mode", self.mode, MODES),
-            (self.steps >= 1, f"steps must be at least 1, got {self.steps}"),
-            (self.lr > 0, f"lr must be positive, got {self.lr}"),
-            (0 <= self.t_min <= self.t_max, f"need 0 ≤ t_min ≤ t_max, got {self.t_min}, {self.t_max}"),
+            (self.t_min <= self.t_max, f"need t_min ≤ t_max, got {self.t_min}, {self.t_max}"),
             _one_of("relevance.method", self.relevance.method, RELEVANCE_METHODS),
             _one_of("preservation.form", self.preservation.form, PRESERVATION_FORMS),
             _one_of("sync.form", self.sync.form, SYNC_FORMS),
-            (self.media.fps > 0 and self.media.duration > 0, "media.fps and media.duration must be positive"),
             (
                 self.media.duration <= self.media.mel.duration,
                 f"media.duration {self.media.duration} s exceeds the audio window media.mel.duration "
                 f"{self.media.mel.duration} s",
             ),
-            (self.media.grid >= 1 and self.media.frame_size >= 8, "media.grid ≥ 1 and media.frame_size ≥ 8"),
-            (0 < self.sdedit_strength <= 1, f"sdedit_strength must be in (0, 1], got {self.sdedit_strength}"),
-            (self.model.dtype in ("float32", "float16", "bfloat16"), f"unknown dtype '{self.model.dtype}'"),
+            (
+                self.media.grid * self.media.frame_size <= MAX_GRID_SIDE,
+                f"media.grid × media.frame_size must be at most {MAX_GRID_SIDE} px (one grid image), got "
+                f"{self.media.grid} × {self.media.frame_size}",
+            ),
+            (
+                self.relevance.method != "delta" or min(self.relevance.tau_video, self.relevance.tau_audio) > 0,
+                "relevance.tau_video and relevance.tau_audio must be above 0 for the delta relevance",
+            ),
+            (
+                self.media.mel.fmin < self.media.mel.fmax <= self.media.mel.sample_rate / 2,
+                f"need media.mel.fmin < fmax ≤ sample_rate / 2, got {self.media.mel.fmin}, {self.media.mel.fmax}",
+            ),
+            (
+                max(self.media.mel.hop_length, self.media.mel.win_length) <= self.media.mel.n_fft,
+                "media.mel.hop_length and win_length must be at most n_fft",
+            ),
+            _one_of("model.dtype", self.model.dtype, DTYPES),
+            (
+                bool(re.fullmatch(r"auto|(cpu|cuda|mps|xpu)(:\d+)?", self.model.device)),
+                f"model.device must be auto, cpu, cuda, cuda:N, mps or xpu, got '{self.model.device}'",
+            ),
             _one_of("model.vocoder", self.model.vocoder, VOCODERS),
         ]
         for ok, message in checks:
@@ -199,6 +230,70 @@ class EditConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+# Every number of EditConfig, by dotted name: (low, high, low included, high included). `validate` checks each
+# field against its range and refuses a numeric field that has none, so a new field cannot slip past.
+INF = math.inf
+FIELD_RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "steps": (1, MAX_STEPS, True, True),
+    "lr": (0, INF, False, False),
+    "lr_decay": (0, 1, False, True),
+    "guidance_scale": (0, MAX_GUIDANCE, True, True),
+    "t_min": (0, MAX_TIMESTEP, True, True),
+    "t_max": (0, MAX_TIMESTEP, True, True),
+    "seed": (0, 2**63 - 1, True, True),
+    "sdedit_strength": (0, 1, False, True),
+    "media.fps": (0, MAX_FPS, False, True),
+    "media.start": (0, INF, True, False),
+    "media.duration": (0, INF, False, False),
+    "media.frame_size": (8, MAX_GRID_SIDE, True, True),
+    "media.grid": (1, MAX_GRID, True, True),
+    "media.mel.sample_rate": (1000, 192000, True, True),
+    "media.mel.n_fft": (16, 65536, True, True),
+    "media.mel.hop_length": (1, 65536, True, True),
+    "media.mel.win_length": (1, 65536, True, True),
+    "media.mel.n_mels": (1, 512, True, True),
+    "media.mel.fmin": (0, INF, True, False),
+    "media.mel.fmax": (0, INF, False, False),
+    "media.mel.clamp": (0, 1, False, False),
+    "media.mel.duration": (0, INF, False, False),
+    "weights.dds": (0, MAX_WEIGHT, True, True),
+    "weights.pres": (0, MAX_WEIGHT, True, True),
+    "weights.sync": (0, MAX_WEIGHT, True, True),
+    "relevance.tau_video": (0, 1, True, True),
+    "relevance.tau_audio": (0, 1, True, True),
+    "relevance.reach": (0, 8, True, True),
+    "preservation.num_patches": (1, 65536, True, True),
+    "preservation.patch_sizes": (1, 64, True, True),
+    "preservation.temperature": (0, MAX_WEIGHT, False, True),
+    "sync.temperature": (0, MAX_WEIGHT, False, True),
+}
+
+
+def _numeric_fields(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """(dotted name, value) of every int/float field (each item of a tuple field), depth first."""
+    for f in dataclasses.fields(obj):
+        value, key = getattr(obj, f.name), f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            yield from _numeric_fields(value, key + ".")
+        elif isinstance(value, tuple):
+            yield from ((key, v) for v in value if isinstance(v, int | float) and not isinstance(v, bool))
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            yield key, value
+
+
+def _check_range(key: str, value: float) -> None:
+    """One-line AvedError unless `value` is finite (ints: whole) and inside FIELD_RANGES[key]."""
+    if key not in FIELD_RANGES:
+        raise AvedError(f"{key}: a numeric config field without a range in FIELD_RANGES (a bug)")
+    low, high, low_in, high_in = FIELD_RANGES[key]
+    interval = f"{'[' if low_in else '('}{low:g}, {high:g}{']' if high_in else ')'}"
+    inside = math.isfinite(value) and (low <= value if low_in else low < value)
+    inside = inside and (value <= high if high_in else value < high)
+    if not inside:
+        kind = "an integer" if isinstance(value, int) else "a finite number"
+        raise AvedError(f"{key} must be {kind} in {interval}, got {value}")
 
 
 def _one_of(name: str, value: str, choices: tuple[str, ...]) -> tuple[bool, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -31,6 +32,10 @@ from aved.sampling import ddim_denoise
 
 StepCallback = Callable[[int, dict[str, float]], None]
 _UNCOND, _SRC, _TRG = 0, 1, 2  # rows of each modality's Condition
+_MODALITY_NAMES = {"v": "video latents", "a": "audio latents"}
+# SD and AudioLDM2 latents stay within a few units; an edit that takes one past this many times its source's largest
+# value has left the prior's range (lr = 1e30 gives finite latents of 1e30 and black frames).
+DIVERGED_FACTOR = 1e3
 
 
 @dataclass
@@ -282,6 +287,7 @@ class Editor:
                     z.grad = grads[m]
                 optimizer.step()
                 record = {k: float(v.detach()) for k, v in out.losses.items()}
+                _check_diverged(state, record, step)
                 record.update(out.diagnostics)
                 record.update(weights)
                 record.update(t=out.t, lr=optimizer.param_groups[0]["lr"])
@@ -392,6 +398,9 @@ class Editor:
         z_v = self._denoise(self.video, z_v_src, cfg.prompts.video()[1], generator, progress, "sdedit video")
         z_a_src, gain = encode_audio(self.audio, source.audio, source.sample_rate, cfg.media)
         z_a = self._denoise(self.audio, z_a_src, cfg.prompts.audio()[1], generator, progress, "sdedit audio")
+        bad = _diverged({"v": z_v, "a": z_a}, {"v": math.inf, "a": math.inf})
+        if bad:
+            raise AvedError(f"the edit diverged: the {' and '.join(bad)} latents are not finite (check the config)")
         return EditResult(
             source=source,
             frames=decode_frames(self.video, z_v, n, len(source.frames)),
@@ -407,6 +416,27 @@ class Editor:
         prompts = [prompt] * z.shape[0]
         return ddim_denoise(
             prior, z, prompts, cfg.steps, cfg.guidance_scale, generator, cfg.sdedit_strength, progress, desc
+        )
+
+
+def _diverged(latents: dict[str, torch.Tensor], bounds: dict[str, float]) -> list[str]:
+    """The modalities whose latent is non-finite or has left its source's range by DIVERGED_FACTOR."""
+    return [
+        _MODALITY_NAMES[m]
+        for m, z in latents.items()
+        if not bool(torch.isfinite(z).all()) or float(z.detach().abs().max()) > bounds[m]
+    ]
+
+
+def _check_diverged(state: EditState, losses: dict[str, float], step: int) -> None:
+    """Stop at the first step whose update leaves a latent (or a loss) non-finite or far out of range."""
+    bounds = {m: DIVERGED_FACTOR * max(1.0, float(z.abs().max())) for m, z in state.z_src.items()}
+    bad = _diverged(state.z, bounds)
+    bad += [name for name, value in losses.items() if not np.isfinite(value)]
+    if bad:
+        raise AvedError(
+            f"the edit diverged at step {step + 1}: {', '.join(bad)} no longer finite or in range "
+            "(check lr and the weights)"
         )
 
 

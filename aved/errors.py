@@ -3,3 +3,14 @@
 
 class AvedError(Exception):
     """A problem with the user's input or environment, explained in one line (no traceback)."""
+
+
+class AvedWarning(UserWarning):
+    """Something the run goes on with but the user should know (the CLI prints it as `aved: warning: …`)."""
+
+
+def warn(message: str) -> None:
+    """Issue an AvedWarning from the library's caller's point of view."""
+    import warnings
+
+    warnings.warn(AvedWarning(message), stacklevel=3)

@@ -1,13 +1,9 @@
-"""Writing an edit's outputs to a folder, all at once: nothing appears there until every file is complete."""
+"""Writing an edit's outputs: one folder, published whole (aved.folders) when every file in it is complete."""
 
 from __future__ import annotations
 
 import csv
 import json
-import os
-import shutil
-import tempfile
-from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -18,6 +14,7 @@ import soundfile as sf
 
 from aved.config import EditConfig
 from aved.editor import EditResult
+from aved.folders import staged_folder
 from aved.media.clip import write_clip
 from aved.media.mel import waveform_to_mel
 
@@ -103,42 +100,17 @@ def write_losses_csv(history: dict[str, list[float]], path: Path) -> None:
             writer.writerow([step, *(history[k][step] for k in keys)])
 
 
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write `text` to a temporary sibling, then rename it onto `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-@contextmanager
-def staging(out_dir: Path):
-    """A hidden folder inside `out_dir` whose files move into `out_dir` only if the block completes."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".aved-partial-", dir=out_dir))
-    try:
-        yield stage
-        for item in sorted(stage.iterdir()):
-            os.replace(item, out_dir / item.name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
-
-
-def write_edit_outputs(result: EditResult, config: EditConfig, out_dir: str | Path, run: dict[str, Any]) -> list[str]:
-    """edited.mp4/.wav, source.mp4, side_by_side.mp4, config.json, losses.csv/.png and relevance maps."""
-    out_dir = Path(out_dir)
+def write_edit_outputs(
+    result: EditResult, config: EditConfig, out_dir: str | Path, run: dict[str, Any], replace: bool = False
+) -> list[str]:
+    """edited.mp4/.wav, source.mp4, side_by_side.mp4, config.json, losses.csv/.png and relevance maps, published
+    as one folder (`replace`: a finished `out_dir` is replaced whole)."""
     source = result.source
     written = []
-    with staging(out_dir) as stage:
+    with staged_folder(out_dir, replace) as stage:
         write_clip(stage / "edited.mp4", result.frames, result.fps, result.audio, result.sample_rate)
-        sf.write(stage / "edited.wav", result.audio, result.sample_rate, subtype="FLOAT")
+        if result.audio is not None:
+            sf.write(stage / "edited.wav", result.audio, result.sample_rate, subtype="FLOAT")
         write_clip(stage / "source.mp4", source.frames, source.fps, source.audio, source.sample_rate)
         side = np.concatenate([source.frames, result.frames], axis=2)
         write_clip(stage / "side_by_side.mp4", side, result.fps, result.audio, result.sample_rate)
@@ -151,6 +123,6 @@ def write_edit_outputs(result: EditResult, config: EditConfig, out_dir: str | Pa
         if result.relevance_audio is not None:
             plot_audio_relevance(result, config, stage / "relevance_audio.png")
         document = {**config.to_dict(), "versions": package_versions(), "run": run}
-        (stage / "config.json").write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        (stage / "config.json").write_text(json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
         written = sorted(p.name for p in stage.iterdir())
     return written

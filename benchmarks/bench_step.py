@@ -44,10 +44,9 @@ from transformers import (
     T5EncoderModel,
 )
 
-from aved.codec import PreparedClip, prepare_clip
+from aved.codec import PreparedClip, prepare_clip, read_source
 from aved.config import MODES, EditConfig
 from aved.editor import Editor
-from aved.media.clip import read_clip
 from aved.priors import AudioLDM2Prior, DiffusionPrior, StableDiffusionPrior
 from aved.priors.load import resolve_device
 from aved.priors.tiny import (
@@ -356,8 +355,7 @@ class StepRun:
 
 def load_clip(config: EditConfig) -> PreparedClip:
     """The example clip cut to the configured span (4 frames at 4 fps: one 2×2 grid)."""
-    clip = read_clip(CLIP, start=config.media.start, duration=config.media.duration, require_audio=True)
-    return prepare_clip(clip, config.media)
+    return prepare_clip(read_source(CLIP, config.media), config.media)
 
 
 def edit_config(mode: str, steps: int, duration: float = 1.0, fps: float = 4.0) -> EditConfig:

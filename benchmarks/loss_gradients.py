@@ -22,11 +22,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import torch
 
-from aved.codec import prepare_clip
+from aved.codec import prepare_clip, read_source
 from aved.config import EditConfig, apply_overrides, apply_preset, parse_set
 from aved.editor import Editor
 from aved.losses.objective import lambda_key
-from aved.media.clip import read_clip
 from aved.priors.load import load_audio_prior, load_video_prior
 
 
@@ -86,7 +85,7 @@ def main() -> None:
     config.mode, config.prompts.source, config.prompts.target = args.mode, args.source, args.target
     config.validate()
     video, audio = load_video_prior(config.model), load_audio_prior(config.model)
-    clip = read_clip(args.clip, start=config.media.start, duration=config.media.duration, require_audio=True)
+    clip = read_source(args.clip, config.media)
     editor = Editor(video, audio, config)
     w = config.weights
     print(f"{args.clip}: '{args.source}' → '{args.target}', mode {args.mode}")

@@ -9,24 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from cli_helpers import assert_one_line_failure, run_cli
 
-from aved.cli import main
 from aved.media.clip import probe_clip, read_clip, write_clip
-
-
-def _run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _assert_one_line_failure(code, err, *needles):
-    assert code != 0
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("aved: error: "), err
-    assert "Traceback" not in err
-    for needle in needles:
-        assert str(needle) in lines[0], (needle, lines[0])
 
 
 @pytest.fixture
@@ -50,10 +35,10 @@ def bad_files(tmp_path, example_clip):
 @pytest.mark.parametrize("kind", ["missing", "text", "truncated", "empty"])
 def test_info_and_reconstruct_reject_bad_files_in_one_line(kind, bad_files, tiny_models, tmp_path, capsys):
     path = bad_files[kind]
-    code, _, err = _run(capsys, "info", path)
-    _assert_one_line_failure(code, err, path)
+    code, _, err = run_cli(capsys, "info", path)
+    assert_one_line_failure(code, err, path)
     out = tmp_path / "out.mp4"
-    code, _, err = _run(
+    code, _, err = run_cli(
         capsys,
         "reconstruct",
         path,
@@ -64,14 +49,14 @@ def test_info_and_reconstruct_reject_bad_files_in_one_line(kind, bad_files, tiny
         "--audio-model",
         tiny_models["audioldm2"],
     )
-    _assert_one_line_failure(code, err, path)
+    assert_one_line_failure(code, err, path)
     assert not out.exists()
 
 
 def test_clip_without_audio_is_described_but_cannot_be_reconstructed(silent_clip, tiny_models, tmp_path, capsys):
-    code, out, _ = _run(capsys, "info", silent_clip)
+    code, out, _ = run_cli(capsys, "info", silent_clip)
     assert code == 0 and "audio: none" in out
-    code, _, err = _run(
+    code, _, err = run_cli(
         capsys,
         "reconstruct",
         silent_clip,
@@ -82,8 +67,8 @@ def test_clip_without_audio_is_described_but_cannot_be_reconstructed(silent_clip
         "--audio-model",
         tiny_models["audioldm2"],
     )
-    _assert_one_line_failure(code, err, silent_clip, "audio")
-    code, _, err = _run(
+    assert_one_line_failure(code, err, silent_clip, "audio")
+    code, _, err = run_cli(
         capsys,
         "edit",
         silent_clip,
@@ -98,13 +83,13 @@ def test_clip_without_audio_is_described_but_cannot_be_reconstructed(silent_clip
         "--audio-model",
         tiny_models["audioldm2"],
     )
-    _assert_one_line_failure(code, err, silent_clip, "audio")
+    assert_one_line_failure(code, err, silent_clip, "audio")
     assert not (tmp_path / "e").exists()
 
 
 def test_missing_checkpoint_is_one_line(example_clip, tmp_path, capsys):
-    code, _, err = _run(capsys, "reconstruct", example_clip, "-o", tmp_path / "o.mp4")
-    _assert_one_line_failure(code, err, "stabilityai/stable-diffusion-2-1-base", "download")
+    code, _, err = run_cli(capsys, "reconstruct", example_clip, "-o", tmp_path / "o.mp4")
+    assert_one_line_failure(code, err, "stabilityai/stable-diffusion-2-1-base", "download")
 
 
 @pytest.mark.parametrize(
@@ -120,21 +105,21 @@ def test_missing_checkpoint_is_one_line(example_clip, tmp_path, capsys):
     ],
 )
 def test_bad_edit_options_are_one_line(argv, needle, example_clip, tmp_path, capsys):
-    code, _, err = _run(
+    code, _, err = run_cli(
         capsys, "edit", example_clip, "--source", "a", "--target", "b", "--out", tmp_path / "o", "--dry-run", *argv
     )
-    _assert_one_line_failure(code, err, needle)
+    assert_one_line_failure(code, err, needle)
 
 
 def test_info_describes_the_example(example_clip, capsys):
-    code, out, _ = _run(capsys, "info", example_clip)
+    code, out, _ = run_cli(capsys, "info", example_clip)
     assert code == 0
     assert "320x240" in out and "24" in out and "44100" in out and "5.0" in out
 
 
 def test_reconstruct_writes_a_clip_of_the_processed_length(example_clip, tiny_models, tmp_path, capsys):
     out = tmp_path / "rec" / "rec.mp4"
-    code, stdout, err = _run(
+    code, stdout, err = run_cli(
         capsys,
         "reconstruct",
         example_clip,
@@ -158,7 +143,7 @@ def test_reconstruct_writes_a_clip_of_the_processed_length(example_clip, tiny_mo
 def test_dry_run_resolves_every_layer_of_config(example_clip, tmp_path, capsys):
     config_file = tmp_path / "c.json"
     config_file.write_text(json.dumps({"steps": 7, "relevance": {"tau_audio": 0.6}, "weights": {"sync": 3.0}}))
-    code, out, _ = _run(
+    code, out, _ = run_cli(
         capsys,
         "edit",
         example_clip,
@@ -198,7 +183,7 @@ def test_model_preset_sits_under_config_flags_and_set(example_clip, tmp_path, ca
         "--model",
         "toyworld",
     ]
-    code, out, _ = _run(capsys, *argv, "--frame-size", "128", "--set", "media.mel.duration=2.56")
+    code, out, _ = run_cli(capsys, *argv, "--frame-size", "128", "--set", "media.mel.duration=2.56")
     assert code == 0
     resolved = json.loads(out)
     assert resolved["model"]["video"] == str(TOYWORLD_WEIGHTS / "video")
@@ -209,7 +194,7 @@ def test_model_preset_sits_under_config_flags_and_set(example_clip, tmp_path, ca
 
 def test_edit_end_to_end_writes_every_output(example_clip, tiny_models, tmp_path, capsys):
     out = tmp_path / "edit"
-    code, stdout, err = _run(
+    code, stdout, err = run_cli(
         capsys,
         "edit",
         example_clip,
@@ -243,6 +228,7 @@ def test_edit_end_to_end_writes_every_output(example_clip, tiny_models, tmp_path
         "losses.png",
         "relevance_video.mp4",
         "relevance_audio.png",
+        "complete.json",
     }
     assert {p.name for p in out.iterdir()} == expected  # and no leftover staging folder
     for name in ("edited.mp4", "source.mp4", "side_by_side.mp4"):
@@ -278,7 +264,7 @@ def test_metrics_command_prints_a_table_and_writes_json(example_clip, tiny_metri
         "--dino-model",
         tiny_metric_models["dino"],
     ]
-    code, out, err = _run(
+    code, out, err = run_cli(
         capsys,
         "metrics",
         example_clip,
@@ -298,10 +284,10 @@ def test_metrics_command_prints_a_table_and_writes_json(example_clip, tiny_metri
     assert set(scores) == {"av_align", "clip_t", "clap", "dino", "lpaps", "obj_v", "obj_a"}
     assert all(name in out for name in scores)
     assert 0 <= scores["av_align"] <= 1 and scores["lpaps"] > 0 and scores["obj_v"] in (0.0, 1.0)
-    code, _, err = _run(
+    code, _, err = run_cli(
         capsys, "metrics", example_clip, tmp_path / "gone.mp4", "--source-prompt", "a", "--target-prompt", "b", *models
     )
-    _assert_one_line_failure(code, err, "gone.mp4")
+    assert_one_line_failure(code, err, "gone.mp4")
 
 
 def test_bench_run_resumes_and_report_writes_tables(example_clip, tiny_models, tmp_path, capsys):
@@ -339,14 +325,14 @@ def test_bench_run_resumes_and_report_writes_tables(example_clip, tiny_models, t
         "--set",
         "media.mel.duration=2.56",
     ]
-    code, out, err = _run(capsys, *argv)
-    assert code == 0, err
+    code, out, err = run_cli(capsys, *argv)
+    assert_one_line_failure(code, err, "1 of 2 clips failed")
     assert "1 edited, 0 already done, 1 failed" in out and "ghost" in out
     records = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert [(r["name"], r["status"]) for r in records] == [("ball", "ok"), ("ghost", "error")]
-    code, out, _ = _run(capsys, *argv)
-    assert code == 0 and "0 edited, 1 already done, 1 failed" in out
-    code, out, _ = _run(capsys, "bench", "report", tmp_path / "out")
+    code, out, _ = run_cli(capsys, *argv)
+    assert code == 2 and "0 edited, 1 already done, 1 failed" in out
+    code, out, _ = run_cli(capsys, "bench", "report", tmp_path / "out")
     assert code == 0
     report = (tmp_path / "out" / "report" / "report.md").read_text()
     assert "AV-Align" in report and "| aved |" in report
@@ -384,7 +370,7 @@ def test_bench_run_in_two_processes_equals_one_process(example_clip, tiny_models
         "--set",
         "media.mel.duration=2.56",
     ]
-    code, _, err = _run(capsys, *common, "--out", tmp_path / "one")
+    code, _, err = run_cli(capsys, *common, "--out", tmp_path / "one")
     assert code == 0, err
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "aved"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
@@ -414,7 +400,7 @@ def test_bench_run_in_two_processes_equals_one_process(example_clip, tiny_models
     ],
 )
 def test_shapes_the_models_cannot_take_are_one_line(argv, needle, example_clip, tiny_models, tmp_path, capsys):
-    code, _, err = _run(
+    code, _, err = run_cli(
         capsys,
         "edit",
         example_clip,
@@ -438,14 +424,14 @@ def test_shapes_the_models_cannot_take_are_one_line(argv, needle, example_clip, 
         "media.mel.duration=2.56",
         *argv,
     )
-    _assert_one_line_failure(code, err, needle)
+    assert_one_line_failure(code, err, needle)
     assert not (tmp_path / "o").exists()
 
 
 def test_toyworld_export_is_a_bench_folder(tmp_path, capsys):
     from aved.bench.manifest import read_manifest
 
-    code, out, err = _run(capsys, "toyworld", "export", tmp_path / "toy", "--tasks", "3")
+    code, out, err = run_cli(capsys, "toyworld", "export", tmp_path / "toy", "--tasks", "3")
     assert code == 0, err
     rows = read_manifest(tmp_path / "toy" / "manifest.csv")
     assert [r.name for r in rows] == sorted(p.stem for p in (tmp_path / "toy" / "videos").glob("*.mp4"))
@@ -458,6 +444,6 @@ def test_toyworld_export_is_a_bench_folder(tmp_path, capsys):
 
 @pytest.mark.parametrize("command", [("toyworld", "export"), ("toyworld", "bench", "--out")])
 def test_toyworld_refuses_no_tasks_before_writing(command, tmp_path, capsys):
-    code, _, err = _run(capsys, *command, tmp_path / "toy", "--tasks", "0")
-    _assert_one_line_failure(code, err, "--tasks", "0")
+    code, _, err = run_cli(capsys, *command, tmp_path / "toy", "--tasks", "0")
+    assert_one_line_failure(code, err, "--tasks", "0")
     assert not (tmp_path / "toy").exists()

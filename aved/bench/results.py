@@ -6,13 +6,13 @@ import json
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from aved.bench.manifest import read_manifest
 from aved.config import read_json_object
 from aved.errors import AvedError
+from aved.folders import atomic_write
 
 MERGED_NAME = "results.jsonl"
 MANIFEST_COPY = "manifest.csv"
@@ -31,18 +31,6 @@ def process_results_paths(out_dir: str | Path) -> list[Path]:
     if not out_dir.is_dir():
         return []
     return sorted(p for p in out_dir.iterdir() if _PROCESS_FILE.match(p.name))
-
-
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write `path` through a temporary file in the same folder, so readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode() if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def clean_number(value: Any) -> float | None:
@@ -111,7 +99,7 @@ def merge_results(out_dir: str | Path) -> Path:
     latest = latest_records(out_dir)
     lines = [json.dumps(latest[name], ensure_ascii=False) + "\n" for name in manifest_names(out_dir) if name in latest]
     path = out_dir / MERGED_NAME
-    write_atomic(path, "".join(lines))
+    atomic_write(path, "".join(lines))
     return path
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from aved import folders
 from aved.bench.manifest import BenchRow, categories, read_manifest
 from aved.bench.results import (
     CONFIG_NAME,
@@ -28,12 +29,12 @@ from aved.bench.results import (
     latest_records,
     merge_results,
     process_results_path,
-    write_atomic,
 )
 from aved.bench.sweep import apply_setting, expand_sweep, setting_name
 from aved.config import EditConfig
 from aved.editor import EditResult
 from aved.errors import AvedError
+from aved.folders import atomic_write
 from aved.media.clip import Clip
 from aved.outputs import package_versions, write_edit_outputs
 from aved.priors.load import load_audio_prior, load_video_prior
@@ -160,9 +161,9 @@ def claim_out_dir(out_dir: Path, document: dict[str, Any], manifest: Path) -> No
             raise AvedError(f"{out_dir}: holds a run with another config ({difference}); pass a fresh --out folder")
     else:
         # Every process may get here at once; each writes the same document atomically, so any one of them wins.
-        write_atomic(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        atomic_write(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     # The copy gives merge_results and the report the clip order and categories, wherever the manifest moves.
-    write_atomic(out_dir / MANIFEST_COPY, manifest.read_bytes())
+    atomic_write(out_dir / MANIFEST_COPY, manifest.read_bytes())
 
 
 # ----------------------------------------------------------------------------------------- one clip
@@ -174,6 +175,8 @@ def is_complete(clip_dir: Path, record: dict[str, Any] | None, row: BenchRow, di
         return False
     if record.get("prompts") != row.prompts() or not record.get("files"):
         return False
+    if not folders.is_complete(clip_dir):
+        return False
     if not all((clip_dir / name).is_file() and (clip_dir / name).stat().st_size > 0 for name in record["files"]):
         return False
     try:
@@ -181,15 +184,6 @@ def is_complete(clip_dir: Path, record: dict[str, Any] | None, row: BenchRow, di
     except (OSError, json.JSONDecodeError):
         return False
     return written.get("run", {}).get("config_hash") == digest
-
-
-def _check_finite(result: EditResult) -> None:
-    """An edit that diverged gives NaN latents and silent garbage frames; record it as a failure instead."""
-    if not np.isfinite(result.audio).all():
-        raise ValueError("NaN or inf in the edited audio")
-    for name, z in (("video", result.z_video), ("audio", result.z_audio)):
-        if z is not None and not torch.isfinite(z).all():
-            raise ValueError(f"NaN or inf in the edited {name} latents")
 
 
 def edited_clip(result: EditResult) -> Clip:
@@ -265,7 +259,6 @@ def _process_clip(job: _Job, row: BenchRow) -> dict[str, Any]:
             raise AvedError(f"{path}: no such video")
         stage = "edit"
         result = job.edit_fn(path, row.src, row.trg, config, **priors, progress=False)
-        _check_finite(result)
         record["seconds"] = round(time.perf_counter() - started, 3)
         stage = "write"
         run = {"clip": str(path), "name": row.name, "seconds": record["seconds"], "frames": len(result.frames)}
@@ -303,6 +296,16 @@ def _remove_tree(path: Path) -> None:
 # ----------------------------------------------------------------------------------------- a shard
 
 
+def check_inputs(manifest: str | Path, videos: str | Path, out: str | Path) -> tuple[Path, Path, Path]:
+    """The manifest is a file, the videos a folder, the results a folder a run can write: checked before any work."""
+    manifest, videos = Path(manifest), Path(videos)
+    if not manifest.is_file():
+        raise AvedError(f"{manifest}: no such manifest file")
+    if not videos.is_dir():
+        raise AvedError(f"{videos}: no such videos folder")
+    return manifest, videos, folders.check_folder_path(out)
+
+
 def shard_rows(rows: list[BenchRow], process_index: int, num_processes: int) -> list[BenchRow]:
     """Rows i with i % num_processes == process_index: fixed by the manifest alone, so processes never disagree."""
     if num_processes < 1 or not 0 <= process_index < num_processes:
@@ -333,13 +336,12 @@ def run_benchmark(
     """
     if edit_fn is None:
         from aved.api import edit as edit_fn
-    manifest, videos_dir, out_dir = Path(manifest), Path(videos_dir), Path(out_dir)
+    manifest, videos_dir, out_dir = check_inputs(manifest, videos_dir, out_dir)
     rows = read_manifest(manifest)
     shard = shard_rows(rows, process_index, num_processes)
     config = copy.deepcopy(config).validate()
     metrics = list(getattr(scorer, "metrics", ())) if scorer is not None else []
     document = _run_document(config, manifest, videos_dir, metrics, sweep or {})
-    claim_out_dir(out_dir, document, manifest)
     job = _Job(
         out_dir=out_dir,
         videos=videos_dir,
@@ -354,6 +356,15 @@ def run_benchmark(
         device=device,
         process_index=process_index,
     )
+    # One holder per shard: a second run on the same folder (and shard) is refused, it would redo and clobber clips.
+    with folders.folder_lock(out_dir, f".lock.{process_index}of{num_processes}"):
+        claim_out_dir(out_dir, document, manifest)
+        return _run_shard(job, shard, num_processes, progress)
+
+
+def _run_shard(job: _Job, shard: list[BenchRow], num_processes: int, progress: bool) -> ShardSummary:
+    """The clips of a claimed, locked shard that are not complete yet."""
+    out_dir, process_index, config = job.out_dir, job.process_index, job.config
     latest = latest_records(out_dir)
     pending = [r for r in shard if not is_complete(out_dir / "clips" / r.name, latest.get(r.name), r, job.digest)]
     results_path = process_results_path(out_dir, process_index)
@@ -469,6 +480,7 @@ def run_command(
     Under `accelerate launch` each process takes every n-th clip on its own device; run plainly, it is one
     process doing every clip. Returns this process's summaries, one per result folder.
     """
+    check_inputs(manifest, videos, out)
     state = _state()
     device = str(state.device) if config.model.device == "auto" else None
     scorer = make_scorer(list(metrics), metric_models, device)

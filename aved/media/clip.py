@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import secrets
@@ -15,6 +16,7 @@ import av
 import numpy as np
 
 from aved.errors import AvedError
+from aved.media.frames import NEAREST_TOLERANCE, resize_center_crop, sample_times
 
 # Libx264 first: it is in the PyPI wheels and gives the best quality per bit; the rest are hardware
 # encoders that only open on machines that have the hardware, so each is tried before it is used.
@@ -35,6 +37,8 @@ _CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matr
 _LAYOUTS = ("mono", "stereo", "2.1", "4.0", "5.0", "5.1", "6.1", "7.1")
 # Frame times are exact rationals turned into floats; this absorbs the rounding when they meet a window edge.
 _TIME_EPS = 1e-6
+# A stream that stops this much (or two frames) before its declared end is cut, not merely rounded.
+TRUNCATION_SLACK_S = 0.1
 # Transform codecs (AAC, Opus) need the previous frame to rebuild the first samples after a seek.
 _AUDIO_PREROLL_S = 0.25
 _BT709 = 1
@@ -50,10 +54,11 @@ class Clip:
     fps: float  # nominal (average) frame rate of the video stream
     audio: np.ndarray | None  # [N] float32 mono, None if the file has no audio track
     sample_rate: int | None
+    length: float | None = None  # seconds by the timestamps (the last frame's end); None: len(frames) / fps
 
     @property
     def duration(self) -> float:
-        return len(self.frames) / self.fps
+        return len(self.frames) / self.fps if self.length is None else self.length
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,8 @@ class ClipInfo:
 
     path: str
     container: str
-    duration: float
+    duration: float  # where the video data stops, by its timestamps
+    declared_duration: float  # what the container says
     width: int
     height: int
     fps: float
@@ -78,7 +84,7 @@ class ClipInfo:
         out = [
             f"path: {self.path}",
             f"container: {self.container}",
-            f"duration: {self.duration:.3f} s",
+            f"duration: {self.duration:.3f} s" + self._declared(),
             f"video: {self.video_codec}, {self.width}x{self.height}, {self.fps:.3f} fps, {self.frame_count} frames",
             f"rotation: {self.rotation} deg",
         ]
@@ -89,19 +95,26 @@ class ClipInfo:
             out.append(f"audio: {self.audio_codec}, {self.sample_rate} Hz, {self.channels} ch, {length}")
         return out
 
+    def _declared(self) -> str:
+        if self.duration >= self.declared_duration - max(TRUNCATION_SLACK_S, 2 / self.fps):
+            return ""
+        return f" (the file declares {self.declared_duration:.3f} s: truncated or damaged)"
+
 
 # ----------------------------------------------------------------------------------------------- reading
 
 
 def probe_clip(path: str | os.PathLike) -> ClipInfo:
-    """Describe a video file, decoding only its first frame (Matroska is also scanned for a frame count)."""
+    """Describe a video file by its timestamps: the first frame is decoded, the video packets are read, not decoded."""
     with _open_input(path) as container:
         vstream = _video_stream(container, path)
         astream = _audio_stream(container)
         rotation, height, width = _first_frame_geometry(container, vstream, path)
-        frame_count = vstream.frames or _count_packets(container, vstream, path)
+        end, packets = _packet_end(container, vstream, path)
+        frame_count = packets or vstream.frames
         fps = _nominal_fps(vstream, frame_count, _stream_seconds(vstream))
-        duration = _container_seconds(container) or _stream_seconds(vstream) or frame_count / fps
+        declared = _container_seconds(container) or _stream_seconds(vstream) or frame_count / fps
+        duration = declared if end is None else end - _stream_start_seconds(vstream)
         video_codec = vstream.codec_context.name
         audio = _audio_summary(container, astream)
         container_name = container.format.name
@@ -109,6 +122,7 @@ def probe_clip(path: str | os.PathLike) -> ClipInfo:
         path=str(path),
         container=container_name,
         duration=float(duration),
+        declared_duration=float(declared),
         width=width,
         height=height,
         fps=fps,
@@ -119,17 +133,39 @@ def probe_clip(path: str | os.PathLike) -> ClipInfo:
     )
 
 
+def _packet_end(
+    container: av.container.InputContainer, stream: av.VideoStream, path: str | os.PathLike
+) -> tuple[float | None, int]:
+    """(end of the last video packet in s, number of packets): where the video data really stops."""
+    end, count = None, 0
+    with _media_errors(path, "not a readable video file"):
+        container.seek(0)
+        for packet in container.demux(stream):
+            if not packet.size or packet.pts is None or packet.time_base is None:
+                continue
+            count += 1
+            stop = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            end = stop if end is None else max(end, stop)
+    return end, count
+
+
 def read_clip(
     path: str | os.PathLike,
     *,
     start: float = 0.0,
     duration: float | None = None,
     require_audio: bool = False,
+    fps: float | None = None,
+    size: int | None = None,
 ) -> Clip:
     """Decode [start, start + duration) of a video file (all of it by default) to RGB frames and mono audio.
 
     Time 0 is the first video frame's presentation time, so audio and video stay in sync even when a
-    stream starts late. Only the window is decoded: the reader seeks to the keyframe before `start`.
+    stream starts late, and the length is the last frame's end by the timestamps (variable frame rates
+    included). Only the window is decoded: the reader seeks to the keyframe before `start`. With `fps`, only the
+    frame on screen at each k/fps is kept (as `sample_times` and `nearest_frames` pick it), with `size` each
+    kept frame is square-cropped to size×size as it is decoded: memory grows with the frames kept, not the source.
+    A stream that ends before its declared length is an error (a truncated file).
     """
     _check_window(path, start, duration)
     with _open_input(path) as container:
@@ -138,15 +174,15 @@ def read_clip(
         has_audio = _audio_stream(container) is not None
         if require_audio and not has_audio:
             raise AvedError(f"{path}: has no audio track, and this command needs one")
-        frames, times = _decode_video(container, vstream, path, origin + start, duration)
-        fps = _nominal_fps(vstream, len(frames), _stream_seconds(vstream))
+        frames, times, length = _decode_video(container, vstream, path, origin + start, duration, fps, size)
+        nominal = fps or _nominal_fps(vstream, len(frames), _stream_seconds(vstream))
     audio, sample_rate = None, None
     if has_audio:
         # A second demuxer keeps the audio pass independent of where the video pass left the file.
         with _open_input(path) as container:
             astream = _audio_stream(container)
             audio, sample_rate = _decode_audio(container, astream, path, origin + start, duration)
-    return Clip(frames=frames, times=times, fps=fps, audio=audio, sample_rate=sample_rate)
+    return Clip(frames=frames, times=times, fps=nominal, audio=audio, sample_rate=sample_rate, length=length)
 
 
 def _check_window(path: str | os.PathLike, start: float, duration: float | None) -> None:
@@ -175,8 +211,16 @@ def _media_errors(path: str | os.PathLike, what: str) -> Iterator[None]:
 
 def _open_input(path: str | os.PathLike) -> av.container.InputContainer:
     file = Path(path)
-    if not file.exists():
-        raise AvedError(f"{path}: no such file")
+    try:
+        file.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise AvedError(f"{path}: a symbolic link loop (the link leads back to itself)") from None
+        if file.is_symlink():
+            raise AvedError(f"{path}: a broken symbolic link (to {os.readlink(file)}, which does not exist)") from None
+        if exc.errno == errno.ENOENT:
+            raise AvedError(f"{path}: no such file") from None
+        raise AvedError(f"{path}: cannot be read ({_one_line(exc)})") from None
     if not file.is_file():
         raise AvedError(f"{path}: not a regular file")
     if file.stat().st_size == 0:
@@ -255,13 +299,6 @@ def _first_frame_geometry(
     raise AvedError(f"{path}: video stream has no decodable frames")
 
 
-def _count_packets(container: av.container.InputContainer, stream: av.VideoStream, path: str | os.PathLike) -> int:
-    # Matroska/WebM do not store a frame count; counting packets needs no decoding.
-    with _media_errors(path, "not a readable video file"):
-        container.seek(0)
-        return sum(1 for packet in container.demux(stream) if packet.size)
-
-
 def _audio_summary(container: av.container.InputContainer, stream: av.AudioStream | None) -> dict:
     if stream is None:
         return dict(audio_codec=None, sample_rate=None, channels=None, audio_duration=None)
@@ -285,27 +322,98 @@ def _decode_video(
     path: str | os.PathLike,
     t_start: float,
     duration: float | None,
-) -> tuple[np.ndarray, np.ndarray]:
+    fps: float | None = None,
+    size: int | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Frames, their times from t_start, and the window's length by the timestamps (see `read_clip`)."""
     t_stop = math.inf if duration is None else t_start + duration
     stream.thread_type = "AUTO"
-    frames: list[np.ndarray] = []
-    times: list[float] = []
+    picker = _FramePicker(stream, fps, size)
+    end = None
     with _media_errors(path, "video stream is damaged or truncated"):
         if t_start > _stream_start_seconds(stream) + _TIME_EPS:
             _seek(container, stream, t_start)
         for frame in container.decode(stream):
-            t = _frame_seconds(frame, stream, len(frames), t_start)
+            t = _frame_seconds(frame, stream, picker.decoded, t_start)
             if t < t_start - _TIME_EPS:
                 continue
             if t >= t_stop - _TIME_EPS:
                 break
-            frames.append(rotate_upright(frame.to_ndarray(format="rgb24"), _rotation(frame, stream)))
-            times.append(t - t_start)
-    if not frames:
+            picker.add(frame, t - t_start)
+            end = t + _frame_duration(frame, stream)
+    if end is None:
         whole = t_start <= _stream_start_seconds(stream) + _TIME_EPS
         where = "" if whole else f" at or after {t_start:.3f} s"
         raise AvedError(f"{path}: no video frames could be decoded{where}")
-    return np.stack(frames), np.asarray(times, dtype=np.float64)
+    end = min(end, t_stop)
+    _check_not_truncated(path, "video", end, min(t_stop, _declared_end(stream) or math.inf), stream)
+    frames, times = picker.finish(end - t_start)
+    return frames, times, end - t_start
+
+
+class _FramePicker:
+    """Keeps every decoded frame, or (with `fps`) only the one on screen at each k/fps; upright, optionally
+    square-cropped as it comes, so no full-size frame outlives the next one."""
+
+    def __init__(self, stream: av.VideoStream, fps: float | None, size: int | None):
+        self.stream, self.fps, self.size = stream, fps, size
+        self.frames: list[np.ndarray] = []
+        self.times: list[float] = []
+        self.decoded = 0
+        self.previous: tuple[av.VideoFrame, float] | None = None
+        self.previous_image: np.ndarray | None = None
+
+    def _image(self, frame: av.VideoFrame) -> np.ndarray:
+        image = rotate_upright(frame.to_ndarray(format="rgb24"), _rotation(frame, self.stream))
+        return image if self.size is None else resize_center_crop(image[None], self.size)[0]
+
+    def _emit_previous(self) -> None:
+        if self.previous_image is None:
+            self.previous_image = self._image(self.previous[0])
+        self.frames.append(self.previous_image)
+        self.times.append(len(self.times) / self.fps)
+
+    def add(self, frame: av.VideoFrame, t: float) -> None:
+        self.decoded += 1
+        if self.fps is None:
+            self.frames.append(self._image(frame))
+            self.times.append(t)
+            return
+        # The previous frame is on screen at every wanted time before this one starts (`nearest_frames`' rule).
+        while self.previous is not None and len(self.times) / self.fps < t - NEAREST_TOLERANCE:
+            self._emit_previous()
+        self.previous, self.previous_image = (frame, t), None
+
+    def finish(self, length: float) -> tuple[np.ndarray, np.ndarray]:
+        if self.fps is not None:
+            count = len(sample_times(length, self.fps))
+            while len(self.times) < count:
+                self._emit_previous()
+            del self.frames[count:], self.times[count:]
+        return np.stack(self.frames), np.asarray(self.times, dtype=np.float64)
+
+
+def _frame_duration(frame: av.VideoFrame, stream: av.VideoStream) -> float:
+    """How long `frame` stays on screen: its own duration where the container stores one, else 1 / nominal fps."""
+    if frame.duration and frame.time_base is not None:
+        return float(frame.duration * frame.time_base)
+    return 1.0 / _nominal_fps(stream, 0, None)
+
+
+def _declared_end(stream: av.stream.Stream) -> float | None:
+    """Where the stream says it ends (its own duration, not the container's, which is the longest stream's)."""
+    seconds = _stream_seconds(stream)
+    return None if seconds is None else _stream_start_seconds(stream) + seconds
+
+
+def _check_not_truncated(path, what: str, end: float, declared: float, stream: av.stream.Stream) -> None:
+    """A stream whose data stops well before its declared end is a cut file: refuse it rather than edit less."""
+    slack = max(TRUNCATION_SLACK_S, 2.0 / _nominal_fps(stream, 0, None)) if what == "video" else TRUNCATION_SLACK_S
+    if math.isfinite(declared) and end < declared - slack:
+        raise AvedError(
+            f"{path}: the {what} stream stops at {end:.2f} s but declares {declared:.2f} s "
+            "(a truncated or damaged file); re-encode or re-download it"
+        )
 
 
 def _frame_seconds(frame: av.VideoFrame, stream: av.VideoStream, index: int, t_start: float) -> float:
@@ -330,7 +438,7 @@ def _decode_audio(
     """
     rate = int(stream.codec_context.sample_rate)
     t_stop = math.inf if duration is None else t_start + duration
-    declared_end = _declared_audio_end(stream)
+    declared_end = _declared_end(stream)
     if declared_end is not None:
         t_stop = min(t_stop, declared_end)
     limit = max(0, round((t_stop - t_start) * rate)) if math.isfinite(t_stop) else None
@@ -350,12 +458,9 @@ def _decode_audio(
         else:
             for chunk in resampler.resample(None):
                 cursor = _place(pieces, chunk, cursor, t_start, rate, slack)
+    if limit is not None:
+        _check_not_truncated(path, "audio", t_start + (cursor or 0) / rate, t_stop, stream)
     return _assemble(pieces, limit), rate
-
-
-def _declared_audio_end(stream: av.AudioStream) -> float | None:
-    seconds = _stream_seconds(stream)
-    return None if seconds is None else _stream_start_seconds(stream) + seconds
 
 
 def _place(

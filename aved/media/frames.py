@@ -8,6 +8,9 @@ import torch
 
 from aved.errors import AvedError
 
+# Timestamps are rationals rounded to a time base; a frame stamped within this of a wanted time counts as on screen.
+NEAREST_TOLERANCE = 1e-3
+
 
 def sample_times(duration: float, fps: float, max_duration: float | None = None) -> np.ndarray:
     """Times k/fps of the frames to keep, k = 0..⌊min(duration, max_duration)·fps⌋−1 (at least one)."""
@@ -18,8 +21,8 @@ def sample_times(duration: float, fps: float, max_duration: float | None = None)
 
 
 def nearest_frames(times: np.ndarray, wanted: np.ndarray) -> np.ndarray:
-    """Index of the frame on screen at each wanted time: the last one whose timestamp is ≤ t (tolerance 1 ms)."""
-    index = np.searchsorted(times, wanted + 1e-3, side="right") - 1
+    """Index of the frame on screen at each wanted time: the last one whose timestamp is ≤ t (+ NEAREST_TOLERANCE)."""
+    index = np.searchsorted(times, wanted + NEAREST_TOLERANCE, side="right") - 1
     return np.clip(index, 0, len(times) - 1)
 
 

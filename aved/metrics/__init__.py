@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from aved.errors import AvedError
+from aved.errors import AvedError, warn
 from aved.media.clip import Clip
 from aved.metrics.av_align import audio_peaks, av_align, flow_magnitudes, match_peaks, peak_iou, video_peaks
 from aved.metrics.extractors import ClapExtractor, ClipExtractor, DinoExtractor, resolve_device
@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 METRICS = ("av_align", "clip_t", "clap", "dino", "lpaps", "obj_v", "obj_a")
+PAIRED_METRICS = ("dino", "lpaps")  # the metrics that compare the edit with its source
 _NEEDS = {"clip_t": "clip", "obj_v": "clip", "clap": "clap", "lpaps": "clap", "obj_a": "clap", "dino": "dino"}
 
 
@@ -103,6 +104,8 @@ class Scorer:
         Every metric of DESIGN §3 looks at the target prompt only; `source_prompt` is part of the edit's record.
         """
         chosen = set(self.metrics) - self._skipped_objects(categories, target_category)
+        if chosen & set(PAIRED_METRICS):
+            _warn_if_unpaired(source, edited)
         out: dict[str, float] = {}
         if "av_align" in chosen:
             out["av_align"] = av_align(edited.frames, edited.fps, _audio(edited, "av_align"), edited.sample_rate)
@@ -126,7 +129,10 @@ class Scorer:
                 self.dino.image_features(source.frames[index]), self.dino.image_features(edited.frames)
             )
         if "lpaps" in chosen:
-            layers = [self.clap.audio_layers([_audio(c, "lpaps")], c.sample_rate) for c in (source, edited)]
+            layers = [
+                self.clap.audio_layers([_audio(c, "lpaps", role)], c.sample_rate)
+                for c, role in ((source, "source"), (edited, "edited"))
+            ]
             out["lpaps"] = lpaps(*layers)
         return {name: out[name] for name in self.metrics if name in out}
 
@@ -151,7 +157,22 @@ class Scorer:
         return self._labels[key]
 
 
-def _audio(clip: Clip, metric: str) -> np.ndarray:
+def _audio(clip: Clip, metric: str, role: str = "edited") -> np.ndarray:
     if clip.audio is None or clip.sample_rate is None or len(clip.audio) == 0:
-        raise AvedError(f"{metric} needs audio, and the clip has no audio track")
+        raise AvedError(f"{metric} needs audio, and the {role} clip has no audio track")
     return clip.audio
+
+
+def _warn_if_unpaired(source: Clip, edited: Clip) -> None:
+    """The paired metrics compare frame with frame and sound with sound: say when the two clips do not line up."""
+    differences = []
+    if abs(source.duration - edited.duration) > 1 / min(source.fps, edited.fps):
+        differences.append(f"length {source.duration:.2f} s vs {edited.duration:.2f} s")
+    if abs(source.fps - edited.fps) > 1e-3:
+        differences.append(f"{source.fps:g} vs {edited.fps:g} fps")
+    if source.frames.shape[1:3] != edited.frames.shape[1:3]:
+        (h1, w1), (h2, w2) = source.frames.shape[1:3], edited.frames.shape[1:3]
+        differences.append(f"{w1}×{h1} vs {w2}×{h2} px")
+    if differences:
+        paired = " and ".join(PAIRED_METRICS)
+        warn(f"the source and edited clips differ ({'; '.join(differences)}): {paired} compare them as they are")

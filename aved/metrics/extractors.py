@@ -45,13 +45,13 @@ def load_pretrained(load: Callable[..., T], model_id: str, kind: str, field: str
             what = f"folder: {_first_sentence(err)}" if local.is_dir() else "no such folder"
             raise AvedError(
                 f"cannot load the {kind} metric model '{model_id}' ({what}); pass a hub id or "
-                f"a transformers folder (config.json, model.safetensors, tokenizer/preprocessor files) as "
-                f"MetricModels({field}=PATH)"
+                f"a transformers folder (config.json, model.safetensors, tokenizer/preprocessor files) with "
+                f"--{field}-model PATH (MetricModels({field}=PATH) in Python)"
             ) from None
         raise AvedError(
             f"cannot load the {kind} metric model '{model_id}' ({_first_sentence(err)}). Fetch it on a machine with "
             f"internet (`hf download {model_id}`, then copy the cache or folder here), or pass a local transformers "
-            f"folder as MetricModels({field}=PATH)"
+            f"folder with --{field}-model PATH (MetricModels({field}=PATH) in Python)"
         ) from None
 
 

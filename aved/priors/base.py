@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from diffusers import DiffusionPipeline
@@ -24,6 +27,10 @@ class Condition:
         return Condition({k: v[index.to(v.device)] for k, v in self.unet_kwargs.items()})
 
 
+# Weight files that unpickle (and so can run code): refused, the folder needs safetensors.
+PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl"})
+
+
 def v_to_eps(v: torch.Tensor, z_t: torch.Tensor, alpha_bar_t: torch.Tensor) -> torch.Tensor:
     """ε = α_t·v + σ_t·z_t with α_t = √ᾱ_t, σ_t = √(1−ᾱ_t) (v-parameterisation, Salimans & Ho 2022 §4)."""
     return alpha_bar_t.sqrt() * v + (1 - alpha_bar_t).sqrt() * z_t
@@ -39,15 +46,54 @@ def load_pipeline(
     pipeline_cls: type[DiffusionPipeline], model_id: str, kind: str, option: str, **kwargs
 ) -> DiffusionPipeline:
     """`pipeline_cls.from_pretrained(model_id, use_safetensors=True)`, failing with one line that says what to do."""
+    local = Path(model_id).expanduser()
+    is_local = local.exists() or model_id.startswith((os.sep, ".", "~"))
+    if is_local:
+        problem = local_folder_problem(local)
+        if problem:
+            raise AvedError(
+                f"cannot load the {kind} model '{model_id}': {problem}; pass a diffusers folder with {option}, or a "
+                "hub id (its weights downloaded on a machine with internet)"
+            )
     try:
         return pipeline_cls.from_pretrained(model_id, use_safetensors=True, **kwargs)
     except (OSError, ValueError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if is_local:
+            raise AvedError(f"cannot load the {kind} model '{model_id}' ({reason[:200]})") from None
         raise AvedError(
             f"cannot load the {kind} model '{model_id}' ({reason[:200]}). If it is a hub id, fetch its weights "
             f"on a machine with internet (`hf download {model_id}`, then copy the cache or folder here), "
             f"or pass a local diffusers folder with {option} PATH (`aved tiny-models DIR` writes test-sized ones)"
         ) from None
+
+
+def local_folder_problem(folder: Path) -> str | None:
+    """What keeps a local folder from being a loadable diffusers pipeline, in words; None when nothing does."""
+    if not folder.exists():
+        return "no such folder"
+    if not folder.is_dir():
+        return "a file, not a diffusers folder"
+    index = folder / "model_index.json"
+    if not index.is_file():
+        return "not a diffusers pipeline folder (no model_index.json)"
+    try:
+        components = json.loads(index.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        return f"{index} is not readable JSON ({err})"
+    for name, spec in components.items():
+        if name.startswith("_") or not (isinstance(spec, list) and spec and spec[0]):
+            continue
+        part = folder / name
+        if not part.is_dir():
+            return f"model_index.json lists '{name}' but there is no {name}/ folder"
+        files = {p.suffix for p in part.iterdir()}
+        if files & PICKLE_SUFFIXES and ".safetensors" not in files:
+            return (
+                f"{name}/ holds only pickle weights ({', '.join(sorted(files & PICKLE_SUFFIXES))}), which aved does "
+                "not load (they can run code); convert them to .safetensors"
+            )
+    return None
 
 
 class DiffusionPrior(ABC):

@@ -20,11 +20,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from aved import folders
 from aved.bench.report import Stat, _csv_text, _markdown_table, summarize
-from aved.bench.results import append_record, read_records, write_atomic
+from aved.bench.results import append_record, read_records
 from aved.codec import PreparedClip, prepare_clip, reconstruct
 from aved.config import EditConfig, MelConfig, apply_overrides
 from aved.errors import AvedError
+from aved.folders import atomic_write
 from aved.media.clip import write_clip
 from aved.media.mel import waveform_to_mel
 from aved.metrics.av_align import av_align
@@ -191,7 +193,7 @@ def claim_folder(out_dir: Path, settings: dict[str, Any]) -> None:
                 f"{out_dir}: holds a toyworld bench run with other settings (see {SETTINGS}); use another --out"
             )
         return
-    write_atomic(path, json.dumps(settings, indent=2) + "\n")
+    atomic_write(path, json.dumps(settings, indent=2) + "\n")
 
 
 def run_bench(
@@ -207,14 +209,23 @@ def run_bench(
 
     Shard (i, n) takes tasks i, i + n, … and appends to its own results file, so n processes can share a folder.
     """
-    from aved.api import edit
-    from aved.priors.load import load_audio_prior, load_video_prior
-
     unknown = [m for m in modes if m not in BENCH_ROWS]
     if unknown:
         raise AvedError(f"unknown mode {unknown[0]!r} for the toyworld bench, use {', '.join(BENCH_ROWS)}")
-    out_dir = Path(out_dir)
-    claim_folder(out_dir, _settings(config, count, task_seed))
+    out_dir = folders.check_folder_path(out_dir)
+    # A shard has one writer: a second process on the same folder and shard would redo its tasks into one file.
+    with folders.folder_lock(out_dir, f".lock.{shard[0]}of{shard[1]}"):
+        claim_folder(out_dir, _settings(config, count, task_seed))
+        return _run_tasks(out_dir, config, modes, count, task_seed, shard, progress)
+
+
+def _run_tasks(
+    out_dir: Path, config: EditConfig, modes: list[str], count: int, task_seed: int, shard: tuple[int, int], progress
+) -> Path:
+    """The pending rows of this shard's tasks, appended to its results file."""
+    from aved.api import edit
+    from aved.priors.load import load_audio_prior, load_video_prior
+
     results = out_dir / (RESULTS if shard[1] == 1 else f"results.{shard[0]}of{shard[1]}.jsonl")
     done = {(r["task"], r["row"]) for r in read_results(out_dir)}
     tasks = task_set(seed=task_seed, count=count, duration=config.media.duration)[shard[0] :: shard[1]]
@@ -509,7 +520,7 @@ def write_bench_report(out_dir: str | Path) -> list[Path]:
         paths["paired.csv"] = paired_csv
     written = []
     for name, text in paths.items():
-        write_atomic(out_dir / name, text)
+        atomic_write(out_dir / name, text)
         written.append(out_dir / name)
     plot_summary(records, out_dir / "summary.png")
     return [*written, out_dir / "summary.png"]

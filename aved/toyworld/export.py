@@ -39,7 +39,7 @@ def manifest_text(tasks: list[EditTask]) -> str:
 
 def export_tasks(tasks: list[EditTask], out_dir: str | Path, progress: bool = True) -> Path:
     """Write `videos/<id>.mp4` (source), `targets/<id>.mp4` (ground truth) and `manifest.csv`; returns the manifest."""
-    from aved.outputs import atomic_write_text
+    from aved.folders import atomic_write
 
     out_dir = Path(out_dir)
     for folder in ("videos", "targets"):
@@ -48,5 +48,5 @@ def export_tasks(tasks: list[EditTask], out_dir: str | Path, progress: bool = Tr
         for folder, clip in (("videos", task.source_clip()), ("targets", task.target_clip())):
             write_clip(out_dir / folder / f"{task.id}.mp4", clip.frames, clip.fps, clip.audio, clip.sample_rate)
     manifest = out_dir / "manifest.csv"
-    atomic_write_text(manifest, manifest_text(tasks))
+    atomic_write(manifest, manifest_text(tasks))
     return manifest

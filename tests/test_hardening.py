@@ -1,0 +1,447 @@
+"""Issue 16's classes, each where the user meets it: no traceback, no false success, no half-finished output.
+
+Edits run on the shipped ToyWorld priors for two steps, so every case goes through the real commands."""
+
+import errno
+import json
+import os
+import socket
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import odd_media
+import pytest
+from cli_helpers import assert_one_line_failure, run_cli, warnings_in
+from odd_media import clip_with_audio, noise_frames, tone
+
+from aved import folders
+from aved.codec import prepare_clip, read_source
+from aved.config import MediaConfig
+from aved.media.clip import probe_clip, read_clip, write_clip
+
+TOY_CLIP = Path(__file__).resolve().parent.parent / "examples" / "toyworld.mp4"
+PROMPTS = ("--source", "a red ball bouncing on grass", "--target", "a yellow bell bouncing on grass")
+
+
+def _edit(capsys, clip, out, *extra):
+    return run_cli(capsys, "edit", clip, "--model", "toyworld", "--steps", "2", *PROMPTS, "--out", out, *extra)
+
+
+@pytest.fixture
+def truncated_clip(tmp_path):
+    return odd_media.truncated_clip(tmp_path)
+
+
+@pytest.fixture
+def vfr_clip(tmp_path):
+    return odd_media.vfr_clip(tmp_path)
+
+
+# ----------------------------------------------------------------------------- 1. false successes
+
+
+@pytest.mark.parametrize("mode", ["video-only", "aved"])
+def test_a_diverging_edit_stops_at_its_step_and_writes_nothing(mode, tmp_path, capsys):
+    code, _, err = _edit(capsys, TOY_CLIP, tmp_path / "out", "--mode", mode, "--set", "lr=1e30")
+    assert_one_line_failure(code, err, "diverged at step", "check lr")
+    assert "partial" not in err and ".mp4" not in err
+    assert not (tmp_path / "out").exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "option, field",
+    [
+        (("--set", "lr=inf"), "lr"),
+        (("--set", "lr=-5"), "lr"),
+        (("--set", "lr=nan"), "lr"),
+        (("--set", "guidance_scale=nan"), "guidance_scale"),
+        (("--set", "guidance_scale=inf"), "guidance_scale"),
+        (("--tau-video", "2"), "relevance.tau_video"),
+        (("--tau-audio", "-1"), "relevance.tau_audio"),
+        (("--tau-video", "nan"), "relevance.tau_video"),
+        (("--set", "weights.pres=-1"), "weights.pres"),
+        (("--set", "lr_decay=0"), "lr_decay"),
+        (("--steps", str(10**20)), "steps"),
+        (("--set", "steps=1e20"), "steps"),
+        (("--frame-size", "100000"), "media.frame_size"),
+        (("--fps", "inf"), "media.fps"),
+        (("--start", "-1"), "media.start"),
+        (("--set", "seed=-3"), "seed"),
+        (("--set", "media.mel.hop_length=0"), "media.mel.hop_length"),
+        (("--device", "tpu"), "model.device"),
+    ],
+)
+def test_every_numeric_field_is_checked_before_any_work(option, field, tmp_path, capsys):
+    code, _, err = _edit(capsys, TOY_CLIP, tmp_path / "out", *option)
+    assert_one_line_failure(code, err, field)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_config_file_with_nan_is_refused_and_written_configs_are_strict_json(tmp_path, capsys):
+    config = tmp_path / "config.json"
+    config.write_text('{"guidance_scale": NaN}')
+    code, _, err = _edit(capsys, TOY_CLIP, tmp_path / "out", "--config", config)
+    assert_one_line_failure(code, err, "guidance_scale")
+    code, _, err = _edit(capsys, TOY_CLIP, tmp_path / "ok")
+    assert code == 0, err
+    json.loads((tmp_path / "ok" / "config.json").read_text(), parse_constant=pytest.fail)
+
+
+def test_a_truncated_file_is_refused_and_info_says_so(truncated_clip, tmp_path, capsys):
+    code, _, err = _edit(capsys, truncated_clip, tmp_path / "out")
+    assert_one_line_failure(code, err, "cut.mp4", "truncated")
+    code, out, _ = run_cli(capsys, "info", truncated_clip)
+    assert code == 0 and "declares 2.000 s: truncated" in out
+    assert probe_clip(truncated_clip).duration < 1.5
+
+
+def test_variable_frame_rate_is_judged_by_timestamps(vfr_clip, tmp_path, capsys):
+    media = MediaConfig(fps=4, duration=2.0, frame_size=64)
+    clip = read_clip(vfr_clip)
+    assert clip.duration == pytest.approx(2.0, abs=0.04)
+    prepared = prepare_clip(read_source(vfr_clip, media), media)
+    assert len(prepared.frames) == 8
+    # the frame held for the first second fills the first four samples; then each sample is a new frame
+    assert all(np.array_equal(prepared.frames[0], prepared.frames[k]) for k in range(4))
+    assert not np.array_equal(prepared.frames[3], prepared.frames[4])
+    code, out, err = run_cli(capsys, "reconstruct", vfr_clip, "-o", tmp_path / "rec.mp4", "--model", "toyworld")
+    assert code == 0, err
+    assert read_clip(tmp_path / "rec.mp4").duration == pytest.approx(2.0)
+
+
+def test_a_silent_soundtrack_is_refused_unless_only_the_frames_are_edited(tmp_path, capsys):
+    clip = clip_with_audio(tmp_path / "quiet.mp4", 2.0, np.full(32000, 7e-11, np.float32))
+    code, _, err = _edit(capsys, clip, tmp_path / "out")
+    assert_one_line_failure(code, err, "silent", "video-only")
+    code, _, err = _edit(capsys, clip, tmp_path / "frames", "--mode", "video-only")
+    assert code == 0, err
+
+
+def test_equal_prompts_and_a_clip_shorter_than_a_frame_are_warned_about(tmp_path, capsys):
+    code, _, err = run_cli(
+        capsys,
+        "edit",
+        TOY_CLIP,
+        "--model",
+        "toyworld",
+        "--steps",
+        "2",
+        "--source",
+        "a drum",
+        "--target",
+        "a drum",
+        "--out",
+        tmp_path / "same",
+    )
+    assert code == 0 and any("prompts are the same" in w for w in warnings_in(err)), err
+    short = clip_with_audio(tmp_path / "short.mp4", 0.0625, tone(0.06))
+    code, _, err = _edit(capsys, short, tmp_path / "short")
+    assert code == 0 and any("less than one frame" in w for w in warnings_in(err)), err
+
+
+def test_metrics_warn_when_the_clips_do_not_line_up(tiny_metric_models, tmp_path, capsys):
+    source = clip_with_audio(tmp_path / "a.mp4", 2.0, tone(2.0))
+    other = clip_with_audio(tmp_path / "b.mp4", 1.0, tone(1.0), fps=8.0)
+    models = ["--clip-model", tiny_metric_models["clip"], "--clap-model", tiny_metric_models["clap"]]
+    models += ["--dino-model", tiny_metric_models["dino"]]
+    code, _, err = run_cli(
+        capsys, "metrics", source, other, "--source-prompt", "a", "--target-prompt", "b", "--metrics", "dino", *models
+    )
+    assert code == 0 and any("differ" in w and "2.00 s vs 1.00 s" in w for w in warnings_in(err)), err
+    code, _, err = run_cli(
+        capsys,
+        "metrics",
+        source,
+        source,
+        "--source-prompt",
+        "a",
+        "--target-prompt",
+        "b",
+        "--metrics",
+        "dino",
+        *models,
+        "--json",
+        tmp_path / "same.json",
+    )
+    assert code == 0 and warnings_in(err) == []
+
+
+# ----------------------------------------------------------------------------- 2. one line, before any work
+
+
+def test_an_out_that_is_a_file_or_under_one_is_refused_before_the_edit(tmp_path, capsys, monkeypatch):
+    import aved.api
+
+    monkeypatch.setattr(aved.api, "read_source", lambda *a, **k: pytest.fail("the edit started"))
+    blocker = tmp_path / "taken"
+    blocker.write_text("x")
+    for out in (blocker, blocker / "inside"):
+        code, _, err = _edit(capsys, TOY_CLIP, out)
+        assert_one_line_failure(code, err, "taken", "file")
+
+
+def test_a_full_disk_while_writing_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch):
+    import aved.outputs
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(aved.outputs, "plot_losses", full)
+    code, _, err = _edit(capsys, TOY_CLIP, tmp_path / "out")
+    assert_one_line_failure(code, err, "No space left on device", "nothing was kept")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_metrics_json_into_a_folder_is_refused_before_scoring(tmp_path, capsys):
+    code, _, err = run_cli(
+        capsys, "metrics", TOY_CLIP, TOY_CLIP, "--source-prompt", "a", "--target-prompt", "b", "--json", tmp_path
+    )
+    assert_one_line_failure(code, err, "folder")
+
+
+# ----------------------------------------------------------------------------- 3. outputs
+
+
+def test_a_finished_out_is_refused_and_replaced_whole_with_overwrite(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert _edit(capsys, TOY_CLIP, out)[0] == 0
+    assert folders.is_complete(out)
+    (out / "notes.txt").write_text("from the first run")
+    code, _, err = _edit(capsys, TOY_CLIP, out)
+    assert_one_line_failure(code, err, "finished output", "--overwrite")
+    code, _, err = _edit(capsys, TOY_CLIP, out, "--overwrite", "--mode", "video-only")
+    assert code == 0, err
+    assert not (out / "notes.txt").exists() and not (out / "relevance_audio.png").exists()
+    assert json.loads((out / "config.json").read_text())["mode"] == "video-only"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_folder_that_is_not_a_finished_output_is_never_written_into(tmp_path, capsys):
+    out = tmp_path / "half"
+    out.mkdir()
+    (out / "edited.mp4").write_bytes(b"left by a killed run")  # no completion marker
+    for extra in ((), ("--overwrite",)):
+        code, _, err = _edit(capsys, TOY_CLIP, out, *extra)
+        assert_one_line_failure(code, err, "holds other files")
+
+
+def test_a_killed_runs_staging_folder_is_cleared_and_a_live_ones_kept(tmp_path, capsys):
+    host = socket.gethostname()
+    dead = tmp_path / f".out.partial-{host}-999999999-abcdef"
+    live = tmp_path / f".out.partial-{host}-{os.getpid()}-abcdef"
+    for stage in (dead, live):
+        stage.mkdir()
+        (stage / "edited.mp4").write_bytes(b"half")
+    assert _edit(capsys, TOY_CLIP, tmp_path / "out")[0] == 0
+    assert not dead.exists() and live.exists()
+
+
+# ----------------------------------------------------------------------------- 4. memory
+
+
+def test_reading_keeps_only_the_sampled_frames(tmp_path):
+    big = tmp_path / "big.mp4"
+    write_clip(big, noise_frames(60, size=480), 30.0, tone(2.0), 16000)
+    media = MediaConfig(fps=4, duration=2.0, frame_size=64)
+    frame_bytes = 480 * 480 * 3
+    tracemalloc.start()
+    try:
+        clip = read_source(big, media)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert clip.frames.shape == (8, 64, 64, 3)
+    assert peak < 6 * frame_bytes, peak / frame_bytes  # the whole source would be 60 frames
+    whole = prepare_clip(read_clip(big, duration=2.0), media)
+    assert np.array_equal(prepare_clip(clip, media).frames, whole.frames)
+
+
+# ----------------------------------------------------------------------------- 5. modes and messages
+
+
+def test_video_only_needs_no_audio_track(tmp_path, capsys):
+    clip = tmp_path / "mute.mp4"
+    write_clip(clip, read_clip(TOY_CLIP).frames, 16.0)
+    code, _, err = _edit(capsys, clip, tmp_path / "out", "--mode", "video-only")
+    assert code == 0, err
+    assert (tmp_path / "out" / "edited.mp4").is_file() and not (tmp_path / "out" / "edited.wav").exists()
+    code, _, err = _edit(capsys, clip, tmp_path / "both")
+    assert_one_line_failure(code, err, "mute.mp4", "no audio track")
+
+
+def test_links_that_lead_nowhere_are_named_as_such(tmp_path, capsys):
+    loop = tmp_path / "loop.mp4"
+    loop.symlink_to(loop)
+    code, _, err = run_cli(capsys, "info", loop)
+    assert_one_line_failure(code, err, "loop.mp4", "symbolic link loop")
+    broken = tmp_path / "broken.mp4"
+    broken.symlink_to(tmp_path / "gone.mp4")
+    code, _, err = run_cli(capsys, "info", broken)
+    assert_one_line_failure(code, err, "broken symbolic link", "gone.mp4")
+
+
+def test_model_folders_with_missing_parts_or_pickle_weights_say_which(tiny_models, tmp_path, capsys):
+    import shutil
+
+    no_vae = tmp_path / "no_vae"
+    shutil.copytree(tiny_models["sd"], no_vae)
+    shutil.rmtree(no_vae / "vae")
+    pickled = tmp_path / "pickled"
+    shutil.copytree(tiny_models["sd"], pickled)
+    for weights in (pickled / "unet").glob("*.safetensors"):
+        weights.rename(weights.with_suffix(".bin"))
+    for folder, needles in ((no_vae, ("no vae/ folder",)), (pickled, ("unet/", "pickle"))):
+        code, _, err = run_cli(
+            capsys,
+            "reconstruct",
+            TOY_CLIP,
+            "-o",
+            tmp_path / "r.mp4",
+            "--video-model",
+            folder,
+            "--audio-model",
+            tiny_models["audioldm2"],
+            "--frame-size",
+            "64",
+            "--duration",
+            "2",
+        )
+        assert_one_line_failure(code, err, str(folder), *needles)
+        assert "hf download" not in err
+
+
+def test_metric_messages_name_the_file_and_the_option(tiny_metric_models, tmp_path, capsys):
+    mute = tmp_path / "mute.mp4"
+    write_clip(mute, read_clip(TOY_CLIP).frames, 16.0)
+    code, _, err = run_cli(
+        capsys,
+        "metrics",
+        mute,
+        TOY_CLIP,
+        "--source-prompt",
+        "a",
+        "--target-prompt",
+        "b",
+        "--metrics",
+        "lpaps",
+        "--clap-model",
+        tiny_metric_models["clap"],
+    )
+    assert_one_line_failure(code, err, "mute.mp4", "no audio track")
+    code, _, err = run_cli(
+        capsys,
+        "metrics",
+        TOY_CLIP,
+        TOY_CLIP,
+        "--source-prompt",
+        "a",
+        "--target-prompt",
+        "b",
+        "--metrics",
+        "clip_t",
+        "--clip-model",
+        tmp_path / "no-such-model",
+    )
+    assert_one_line_failure(code, err, "--clip-model PATH")
+
+
+# ----------------------------------------------------------------------------- 3b. benchmark folders
+
+
+@pytest.fixture
+def bench_inputs(tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "ball.mp4").write_bytes(TOY_CLIP.read_bytes())
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(
+        "name,src,trg,src_category,trg_category\n"
+        "ball,a red ball bouncing on grass,a yellow bell bouncing on grass,ball,bell\n"
+    )
+    return manifest, videos
+
+
+def _bench(capsys, manifest, videos, out):
+    return run_cli(
+        capsys,
+        "bench",
+        "run",
+        manifest,
+        "--videos",
+        videos,
+        "--out",
+        out,
+        "--model",
+        "toyworld",
+        "--steps",
+        "2",
+        "--metrics",
+        "av_align",
+    )
+
+
+def test_bench_inputs_and_outputs_are_checked_before_any_work(bench_inputs, tmp_path, capsys):
+    manifest, videos = bench_inputs
+    code, _, err = _bench(capsys, manifest, tmp_path / "no-videos", tmp_path / "out")
+    assert_one_line_failure(code, err, "no-videos", "no such videos folder")
+    code, _, err = _bench(capsys, manifest, videos, manifest)
+    assert_one_line_failure(code, err, "manifest.csv", "is a file")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_second_bench_run_on_a_held_folder_is_refused_naming_the_holder(bench_inputs, tmp_path, capsys):
+    manifest, videos = bench_inputs
+    out = tmp_path / "out"
+    with folders.folder_lock(out, ".lock.0of1"):
+        code, _, err = _bench(capsys, manifest, videos, out)
+    assert_one_line_failure(code, err, "in use by", f"pid {os.getpid()}")
+    assert not (out / "clips").exists()
+    code, _, err = _bench(capsys, manifest, videos, out)  # once released, the folder is free
+    assert code == 0, err
+
+
+def test_a_clip_folder_without_its_completion_marker_is_done_again(bench_inputs, tmp_path, capsys):
+    manifest, videos = bench_inputs
+    out = tmp_path / "out"
+    assert _bench(capsys, manifest, videos, out)[0] == 0
+    (out / "clips" / "ball" / folders.COMPLETE).unlink()  # as if killed between the last file and the marker
+    code, stdout, err = _bench(capsys, manifest, videos, out)
+    assert code == 0 and "1 edited, 0 already done" in stdout, err
+    assert folders.is_complete(out / "clips" / "ball")
+    code, stdout, _ = _bench(capsys, manifest, videos, out)
+    assert code == 0 and "0 edited, 1 already done" in stdout
+
+
+def test_a_toyworld_bench_shard_has_one_writer(tmp_path, capsys):
+    out = tmp_path / "toy"
+    with folders.folder_lock(out, ".lock.0of2"):
+        code, _, err = run_cli(capsys, "toyworld", "bench", "--out", out, "--tasks", "1", "--shard", "0/2")
+    assert_one_line_failure(code, err, "in use by")
+
+
+def test_sigterm_ends_an_edit_with_nothing_half_written(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "aved", "edit", str(TOY_CLIP), "--model", "toyworld", *PROMPTS, "--out", str(out)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen([*argv, "--steps", "5000"], stderr=subprocess.PIPE, text=True, env=env)
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(iter(lambda: process.stderr.read(1), "")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 180
+    while "edit (aved)" not in "".join(seen) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    time.sleep(1.0)  # a few steps in
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    reader.join(timeout=10)
+    err = "".join(seen)
+    assert process.returncode == 143, err
+    assert "aved: terminated" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
