@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 
 from aved.config import DTYPES, RELEVANCE_METHODS
-from aved.errors import AvedError, AvedWarning
+from aved.errors import AvedError, AvedWarning, RunFailed
 
 _PYTHON_SHOWWARNING = warnings.showwarning
 
@@ -40,6 +40,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
             "model.audio": args.audio_model,
             "model.device": args.device,
             "model.dtype": args.dtype,
+            "model.compile": args.compile,
         },
     )
     media, model = config.media, config.model
@@ -59,10 +60,12 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
 
 
 def resolve_config(args: argparse.Namespace, flags: dict):
-    """defaults < --model preset < --config FILE < explicit flags (those not None) < --set key=value, validated."""
-    from aved.config import EditConfig, apply_overrides, apply_preset, load_config_file, parse_set
+    """defaults < --model preset < --fast < --config FILE < explicit flags (not None) < --set key=value, validated."""
+    from aved.config import FAST_PRESET, EditConfig, apply_overrides, apply_preset, load_config_file, parse_set
 
     config = apply_preset(EditConfig(), getattr(args, "model", None))
+    if getattr(args, "fast", False):
+        apply_overrides(config, FAST_PRESET)
     if getattr(args, "config", None):
         apply_overrides(config, load_config_file(args.config))
     apply_overrides(config, {k: v for k, v in flags.items() if v is not None})
@@ -95,6 +98,7 @@ def edit_config_from_args(args: argparse.Namespace):
             "model.video": args.video_model,
             "model.audio": args.audio_model,
             "model.dtype": args.dtype,
+            "model.compile": args.compile,
             "model.device": args.device,
         },
     )
@@ -137,6 +141,7 @@ def cmd_bench_run(args: argparse.Namespace) -> None:
         "model.audio": args.audio_model,
         "model.device": args.device,
         "model.dtype": args.dtype,
+        "model.compile": args.compile,
     }
     config = resolve_config(args, flags)
     summaries = run_command(
@@ -158,7 +163,7 @@ def cmd_bench_run(args: argparse.Namespace) -> None:
     failed = sum(s.failed for s in summaries)
     if failed:
         total = sum(s.total for s in summaries)
-        raise AvedError(f"{failed} of {total} clips failed (errors in each folder's results.jsonl)")
+        raise RunFailed(f"{failed} of {total} clips failed (errors in each folder's results.jsonl)")
 
 
 def cmd_bench_report(args: argparse.Namespace) -> None:
@@ -224,6 +229,7 @@ def cmd_toyworld_bench(args: argparse.Namespace) -> None:
             "model.audio": args.audio_model,
             "model.device": args.device,
             "model.dtype": args.dtype,
+            "model.compile": args.compile,
         },
     )
     shard = _parse_shard(args.shard)
@@ -321,6 +327,15 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--audio-model", help="AudioLDM2 hub id or diffusers folder")
     parser.add_argument("--device", help="auto (default: cuda if present), cpu, cuda, cuda:1, …")
     parser.add_argument("--dtype", choices=DTYPES, help="model precision (default float32)")
+    parser.add_argument(
+        "--compile", action="store_true", default=None, help="torch.compile the UNet calls (pays on a GPU)"
+    )
+
+
+def _add_fast_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--fast", action="store_true", help="the short schedule: 25 annealed steps instead of 200 random ones"
+    )
 
 
 def _add_media_options(parser: argparse.ArgumentParser) -> None:
@@ -374,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
             ed.add_argument(f"--{modality}-{side}", help=f"{side} prompt for the {modality} prior only")
     ed.add_argument("--mode", help="aved (default), independent, video-only, audio-only, dds, sdedit, random-relevance")
     ed.add_argument("--steps", type=int, help="optimisation steps (default 200)")
+    _add_fast_option(ed)
     ed.add_argument("--seed", type=int, help="seed of every random draw (default 0)")
     ed.add_argument("--tau-video", type=float, help="relevance threshold for frames (default 0.5; see relevance)")
     ed.add_argument("--tau-audio", type=float, help="relevance threshold for sound (default 0.5; see relevance)")
@@ -410,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     brun.add_argument("--out", required=True, help="results folder (one per config; a rerun resumes)")
     brun.add_argument("--mode", help="one mode, or several comma-separated (a sweep over modes)")
     brun.add_argument("--steps", type=int, help="optimisation steps (default 200)")
+    _add_fast_option(brun)
     brun.add_argument("--sweep", action="append", metavar="KEY=V1,V2", help="grid over a config field (repeatable)")
     brun.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config field")
     brun.add_argument("--config", help="JSON config file")
@@ -446,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     tbench.add_argument("--tasks", type=int, default=110, help="first N tasks of the seeded task set (default 110)")
     tbench.add_argument("--task-seed", type=int, default=0, help="seed of the task set: fresh tasks (default 0)")
     tbench.add_argument("--steps", type=int, help="optimisation steps (default 200)")
+    _add_fast_option(tbench)
     tbench.add_argument("--seed", type=int, help="edit seed (default 0)")
     tbench.add_argument("--shard", help="I/N: run every N-th task from the I-th (parallel processes); report after")
     tbench.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config field")
@@ -528,7 +546,7 @@ def _run(args: argparse.Namespace) -> int:
         args.run(args)
     except AvedError as err:
         print(f"aved: error: {err}", file=sys.stderr)
-        return 2
+        return getattr(err, "exit_code", 2)
     except KeyboardInterrupt:
         print("aved: interrupted; nothing half-written was kept", file=sys.stderr)
         return 130

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from aved.config import MediaConfig
 from aved.errors import AvedError, warn
 from aved.media.clip import Clip, read_clip
-from aved.media.frames import nearest_frames, pack_grids, resize_center_crop, sample_times, unpack_grids
+from aved.media.frames import TIME_EPS, nearest_frames, pack_grids, resize_center_crop, sample_times, unpack_grids
 from aved.media.mel import waveform_to_mel
 from aved.priors import AudioLDM2Prior, StableDiffusionPrior
 
@@ -57,7 +57,7 @@ def prepare_clip(clip: Clip, media: MediaConfig, need_audio: bool = True) -> Pre
     times = sample_times(clip.duration, media.fps, media.duration)
     frames = resize_center_crop(clip.frames[nearest_frames(clip.times, times)], media.frame_size)
     span = len(times) / media.fps
-    if clip.duration < span - 1e-6:
+    if clip.duration < span - TIME_EPS:
         warn(
             f"the clip lasts {clip.duration:.3f} s, less than one frame at {media.fps:g} fps: it is held for "
             f"{span:.3f} s and its sound padded with silence"
@@ -117,7 +117,11 @@ def encode_audio(prior: AudioLDM2Prior, audio: np.ndarray, rate: int, media: Med
 @torch.no_grad()
 def decode_audio(prior: AudioLDM2Prior, z_a: torch.Tensor, num_samples: int, gain: float) -> np.ndarray:
     """Audio latent → waveform at the vocoder's rate, cut to `num_samples`, at the source's level."""
-    waveform = prior.mel_to_waveform(prior.decode(z_a))[0].cpu().numpy()
+    waveform = prior.mel_to_waveform(prior.decode(z_a))[0].float().cpu().numpy()
+    if not np.isfinite(waveform).all():
+        raise AvedError(
+            f"the decoded sound is not finite (the VAE or vocoder overflowed at {prior.dtype}; try float32)"
+        )
     return (waveform[:num_samples] / gain).astype(np.float32)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 import re
 import types
 import typing
@@ -34,6 +35,9 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
         "lr": 1.0,
     },
 }
+# `--fast`: the annealed schedule (aved/schedule.py) in 25 steps instead of 200 random ones; what it costs and
+# keeps is measured in benchmarks/README.md ("Fast edits"). It sits above the model preset, below --config.
+FAST_PRESET: dict[str, Any] = {"steps": 25, "schedule": "annealed", "step_gain": 1.0}
 VOCODERS = ("pipeline", "griffin-lim")
 # The public DDS and CDS code take SGD steps of lr 0.1 on 2000·(z·δ).sum()/(H·W): every latent element moves by
 # 0.1·2000/(H·W)·δ, on SD 2.1-base's 64×64 latent 0.0488·δ. Our DDS step is lr·δ per element whatever the latent's
@@ -52,6 +56,7 @@ MAX_FPS = 120.0
 MAX_GRID = 8
 MAX_GRID_SIDE = 4096  # px of one packed grid image: 16× SD 2.1-base's 512² in pixels
 MAX_WEIGHT = 100.0
+SCHEDULES = ("random", "annealed")
 MODES = ("aved", "independent", "video-only", "audio-only", "dds", "sdedit", "random-relevance")
 
 
@@ -161,6 +166,7 @@ class ModelConfig:
     dtype: str = "float32"
     feature_layers: tuple[str, ...] = ("up_blocks.*.attn1",)
     vocoder: str = "pipeline"  # the audio pipeline's own vocoder, or griffin-lim (the mel inverted by iteration)
+    compile: bool = False  # torch.compile the UNet calls (CUDA graphs on a GPU); the first steps pay the compile
 
 
 @dataclass
@@ -170,8 +176,10 @@ class EditConfig:
     prompts: PromptConfig = field(default_factory=PromptConfig)
     mode: str = "aved"
     steps: int = 200
+    schedule: str = "random"  # random: t ~ U[t_min, t_max], step lr·lr_decay^k; annealed: see aved/schedule.py
     lr: float = PUBLIC_DDS_STEP
-    lr_decay: float = 0.99
+    lr_decay: float = 0.99  # random schedule only
+    step_gain: float = 1.0  # annealed schedule only: the mean step is lr·step_gain, spread as DDPM's steps
     guidance_scale: float = 7.5
     t_min: int = 50
     t_max: int = 950
@@ -190,6 +198,7 @@ class EditConfig:
             _check_range(key, value)
         checks = [
             _one_of("mode", self.mode, MODES),
+            _one_of("schedule", self.schedule, SCHEDULES),
             (self.t_min <= self.t_max, f"need t_min ≤ t_max, got {self.t_min}, {self.t_max}"),
             _one_of("relevance.method", self.relevance.method, RELEVANCE_METHODS),
             _one_of("preservation.form", self.preservation.form, PRESERVATION_FORMS),
@@ -233,12 +242,14 @@ class EditConfig:
 
 
 # Every number of EditConfig, by dotted name: (low, high, low included, high included). `validate` checks each
-# field against its range and refuses a numeric field that has none, so a new field cannot slip past.
+# field against its range and refuses a numeric field that has none, so a new field cannot slip past. The bounds
+# are sanity limits (an audio rate up to 192 kHz, FFTs up to 2^16, 512 mel bins, a seed that fits int64), not advice.
 INF = math.inf
 FIELD_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "steps": (1, MAX_STEPS, True, True),
     "lr": (0, INF, False, False),
     "lr_decay": (0, 1, False, True),
+    "step_gain": (0, MAX_WEIGHT, False, True),
     "guidance_scale": (0, MAX_GUIDANCE, True, True),
     "t_min": (0, MAX_TIMESTEP, True, True),
     "t_max": (0, MAX_TIMESTEP, True, True),
@@ -278,8 +289,8 @@ def _numeric_fields(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
         if dataclasses.is_dataclass(value):
             yield from _numeric_fields(value, key + ".")
         elif isinstance(value, tuple):
-            yield from ((key, v) for v in value if isinstance(v, int | float) and not isinstance(v, bool))
-        elif isinstance(value, int | float) and not isinstance(value, bool):
+            yield from ((key, v) for v in value if isinstance(v, numbers.Real) and not isinstance(v, bool))
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
             yield key, value
 
 
@@ -292,7 +303,7 @@ def _check_range(key: str, value: float) -> None:
     inside = math.isfinite(value) and (low <= value if low_in else low < value)
     inside = inside and (value <= high if high_in else value < high)
     if not inside:
-        kind = "an integer" if isinstance(value, int) else "a finite number"
+        kind = "an integer" if isinstance(value, numbers.Integral) else "a finite number"
         raise AvedError(f"{key} must be {kind} in {interval}, got {value}")
 
 
@@ -322,7 +333,7 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             if hint is int and isinstance(value, float | str) and float(value) != int(float(value)):
                 raise ValueError(value)
             return hint(float(value)) if hint is int else hint(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise AvedError(f"{key}: expected {hint.__name__}, got {value!r}") from None
     return value
 

@@ -29,6 +29,7 @@ from aved.relevance import (
     shuffle_positions,
 )
 from aved.sampling import ddim_denoise
+from aved.schedule import annealed_step_sizes, annealed_timesteps, ddpm_step_weights, random_timestep
 
 StepCallback = Callable[[int, dict[str, float]], None]
 _UNCOND, _SRC, _TRG = 0, 1, 2  # rows of each modality's Condition
@@ -182,6 +183,8 @@ class EditState:
     gain: float | None  # the source waveform's normalisation, undone when the sound is decoded
     delta_magnitude: dict[str, torch.Tensor] = field(default_factory=dict)  # delta relevance: mean |δ| so far
     steps_done: int = 0
+    timesteps: torch.Tensor | None = None  # the annealed schedule's t_k, drawn at the start; None: one draw a step
+    bounds: dict[str, float] = field(default_factory=dict)  # |z| past which an edit has diverged, per modality
 
     @contextlib.contextmanager
     def capturing(self) -> Iterator[None]:
@@ -209,10 +212,25 @@ class Editor:
     def __init__(self, video: StableDiffusionPrior | None, audio: AudioLDM2Prior | None, config: EditConfig):
         self.video, self.audio, self.config = video, audio, config.validate()
 
-    def _timestep(self, prior: DiffusionPrior, generator: torch.Generator) -> torch.Tensor:
-        high = min(self.config.t_max, prior.num_train_timesteps - 1)
-        t = torch.randint(self.config.t_min, high + 1, (1,), generator=generator, device=generator.device)
-        return t.to(prior.device)
+    def _prior(self, terms: Terms) -> DiffusionPrior:
+        """The prior whose timesteps the step draws (both priors share one t)."""
+        return self.video if terms.video else self.audio
+
+    def _t_max(self, prior: DiffusionPrior) -> int:
+        return min(self.config.t_max, prior.num_train_timesteps - 1)
+
+    def _timestep(self, state: EditState) -> torch.Tensor:
+        prior = self._prior(state.terms)
+        if state.timesteps is not None:
+            return state.timesteps[state.steps_done : state.steps_done + 1].to(prior.device)
+        return random_timestep(self.config.t_min, self._t_max(prior), state.streams["time"]).to(prior.device)
+
+    def step_sizes(self, state: EditState) -> list[float] | None:
+        """The annealed schedule's step size for every step; None for the random schedule (lr·γ^k)."""
+        if state.timesteps is None:
+            return None
+        weights = ddpm_step_weights(self._prior(state.terms).alphas_cumprod, state.timesteps)
+        return annealed_step_sizes(self.config.lr, self.config.step_gain, weights)
 
     def start(self, source: PreparedClip, generator: torch.Generator) -> EditState:
         """Encode the source, build each modality's branch and draw the random streams: an edit at step 0."""
@@ -230,7 +248,13 @@ class Editor:
             branches["a"] = ModalityBranch(self.audio, *cfg.prompts.audio(), cfg, 1, features)
         # Independent streams: what one modality draws (data-dependent patch samples) never shifts the other's noise.
         streams = {name: _child_generator(generator) for name in ("time", "video", "audio")}
+        timesteps = None
+        if cfg.schedule == "annealed":
+            t_max = self._t_max(self._prior(terms))
+            timesteps = annealed_timesteps(cfg.steps, min(cfg.t_min, t_max), t_max, streams["time"])
         return EditState(
+            timesteps=timesteps,
+            bounds={m: DIVERGED_FACTOR * max(1.0, float(z.abs().max())) for m, z in z_src.items()},
             terms=terms,
             objective=objective,
             num_frames=len(source.frames),
@@ -244,7 +268,7 @@ class Editor:
     def step_losses(self, state: EditState) -> StepLosses:
         """Draw a timestep, run the branches and let the objective name the loss terms (inside `state.capturing()`)."""
         terms = state.terms
-        t = self._timestep(self.video if terms.video else self.audio, state.streams["time"])
+        t = self._timestep(state)
         views: dict[str, ModalityView] = {}
         if terms.video:
             views["v"] = self._video_view(state, t)
@@ -274,11 +298,14 @@ class Editor:
         state = self.start(source, generator)
         optimizer = torch.optim.SGD(list(state.z.values()), lr=cfg.lr)
         schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
+        sizes = self.step_sizes(state)
         history: dict[str, list[float]] = {}
         mean_rel: dict[str, torch.Tensor] = {}
         steps = tqdm(range(cfg.steps), desc=f"edit ({cfg.mode})", disable=not progress, dynamic_ncols=True)
         with state.capturing():
             for step in steps:
+                if sizes is not None:
+                    optimizer.param_groups[0]["lr"] = sizes[step]
                 out = self.step_losses(state)
                 for m, scores in out.relevance.items():
                     mean_rel[m] = _running_mean(mean_rel.get(m), scores, step)
@@ -400,7 +427,7 @@ class Editor:
         z_a = self._denoise(self.audio, z_a_src, cfg.prompts.audio()[1], generator, progress, "sdedit audio")
         bad = _diverged({"v": z_v, "a": z_a}, {"v": math.inf, "a": math.inf})
         if bad:
-            raise AvedError(f"the edit diverged: the {' and '.join(bad)} latents are not finite (check the config)")
+            raise AvedError(f"the edit diverged: the {' and '.join(bad)} are not finite (check the config)")
         return EditResult(
             source=source,
             frames=decode_frames(self.video, z_v, n, len(source.frames)),
@@ -430,8 +457,7 @@ def _diverged(latents: dict[str, torch.Tensor], bounds: dict[str, float]) -> lis
 
 def _check_diverged(state: EditState, losses: dict[str, float], step: int) -> None:
     """Stop at the first step whose update leaves a latent (or a loss) non-finite or far out of range."""
-    bounds = {m: DIVERGED_FACTOR * max(1.0, float(z.abs().max())) for m, z in state.z_src.items()}
-    bad = _diverged(state.z, bounds)
+    bad = _diverged(state.z, state.bounds)
     bad += [name for name, value in losses.items() if not np.isfinite(value)]
     if bad:
         raise AvedError(

@@ -5,6 +5,12 @@ class AvedError(Exception):
     """A problem with the user's input or environment, explained in one line (no traceback)."""
 
 
+class RunFailed(AvedError):
+    """The input was fine but the run did not do all it should (clips failed): exit 1, not the input errors' 2."""
+
+    exit_code = 1
+
+
 class AvedWarning(UserWarning):
     """Something the run goes on with but the user should know (the CLI prints it as `aved: warning: …`)."""
 

@@ -20,7 +20,8 @@ from aved.errors import AvedError
 
 # Written last into a staged folder, just before the rename that publishes it: a folder without it is not an output.
 COMPLETE = "complete.json"
-_STAGE, _REPLACED = "partial", "replaced"
+_STAGE, _REPLACED, _LOCK = "partial", "replaced", "lock"
+_LAYOUT = ".lock.layout"
 
 
 def atomic_write(path: str | Path, data: str | bytes) -> None:
@@ -31,11 +32,17 @@ def atomic_write(path: str | Path, data: str | bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data.encode() if isinstance(data, str) else data)
-        os.chmod(temp, 0o644)
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp's 0600 otherwise; like any normally created file
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def check_output_file(path: str | Path, suffix: str) -> Path:
@@ -62,7 +69,9 @@ def check_output_folder(path: str | Path, replace: bool = False) -> Path:
     """Refuse, before any work, an output folder that cannot be written whole: a file there or above it, or a
     folder that holds anything but a finished output (which `replace` allows to be replaced whole)."""
     path = check_folder_path(path)
-    if path.is_dir() and any(path.iterdir()):
+    if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
+        raise AvedError(f"{path}: cannot write in it (permission denied)")
+    if path.is_dir() and _entries(path):
         if not is_complete(path):
             raise AvedError(f"{path}: holds other files; pass a new or empty output folder")
         if not replace:
@@ -70,7 +79,14 @@ def check_output_folder(path: str | Path, replace: bool = False) -> Path:
     return path
 
 
+def _entries(folder: Path) -> list[Path]:
+    """What `folder` holds besides the hidden stages and locks of runs publishing into it."""
+    return [p for p in folder.iterdir() if not p.name.startswith(f".{folder.name}.")]
+
+
 def _check_parents(path: Path) -> None:
+    if path.is_dir():
+        return  # an existing folder is written in, whatever its parent allows (a mount point, a shared volume)
     for parent in path.absolute().parents:
         if parent.exists():
             if not parent.is_dir():
@@ -85,73 +101,143 @@ def is_complete(folder: str | Path) -> bool:
     return (Path(folder) / COMPLETE).is_file()
 
 
-def _sibling(path: Path, kind: str) -> Path:
-    return path.with_name(f".{path.name}.{kind}-{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}")
+def _names(out_dir: Path, token: str, home: Path) -> tuple[Path, Path, Path]:
+    """(stage, replaced, lock) of one publishing run, in `home` (beside `out_dir` or in it), sharing its token."""
+    return tuple(home / f".{out_dir.name}.{kind}-{token}" for kind in (_STAGE, _REPLACED, _LOCK))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def _stages_inside(out_dir: Path) -> bool:
+    """Stage inside `out_dir` when it cannot be renamed onto: a mount point, a folder in a parent we cannot write,
+    the working folder; the completion marker then goes in last, after the files are moved in."""
+    if not out_dir.is_dir():
         return False
-    except PermissionError:
-        return True
-    return True
+    cwd = Path.cwd().resolve()
+    in_use = out_dir == cwd or out_dir in cwd.parents  # renaming onto it would leave a shell in a deleted folder
+    return in_use or os.path.ismount(out_dir) or not os.access(out_dir.parent, os.W_OK | os.X_OK)
 
 
-def remove_stale_stages(path: str | Path) -> list[Path]:
-    """Remove the staging folders a killed run left beside `path` (those of dead processes on this host)."""
-    path, removed = Path(path), []
-    if not path.parent.is_dir():
-        return removed
-    host = socket.gethostname()
-    for kind in (_STAGE, _REPLACED):
-        for stage in path.parent.glob(f".{path.name}.{kind}-*"):
-            owner, _, rest = stage.name[len(f".{path.name}.{kind}-") :].rpartition("-")
-            owner_host, _, pid = owner.rpartition("-")
-            if owner_host == host and pid.isdigit() and not _alive(int(pid)):
-                shutil.rmtree(stage, ignore_errors=True)
-                removed.append(stage)
-    return removed
+def _try_lock(path: Path):
+    """An open handle holding `path` exclusively, or None when another process holds it."""
+    handle = open(path, "a+")  # noqa: SIM115 - returned to the caller, who keeps it open
+    if not _flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB, path.parent):
+        handle.close()
+        return None
+    return handle
+
+
+def remove_stale_stages(out_dir: str | Path) -> list[Path]:
+    """Clear what killed runs left beside `out_dir`: their stages go; a finished output one of them had moved
+    aside to replace comes back when nothing took its place. A run is dead when nobody holds its lock file."""
+    out_dir, cleared = Path(out_dir), []
+    homes = [h for h in (out_dir.parent, out_dir) if h.is_dir() and os.access(h, os.W_OK | os.X_OK)]
+    for lock in [lock for home in homes for lock in home.glob(f".{out_dir.name}.{_LOCK}-*")]:
+        token = lock.name.rsplit(f".{_LOCK}-", 1)[1]
+        handle = _try_lock(lock)
+        if handle is None:
+            continue  # its run is alive
+        try:
+            stage, replaced, _ = _names(out_dir, token, lock.parent)
+            if replaced.exists() and not out_dir.exists():
+                os.rename(replaced, out_dir)
+            for leftover in (stage, replaced):
+                if leftover.exists():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                    cleared.append(leftover)
+            lock.unlink(missing_ok=True)
+        finally:
+            handle.close()
+    return cleared
 
 
 @contextlib.contextmanager
 def staged_folder(out_dir: str | Path, replace: bool = False) -> Iterator[Path]:
     """A hidden sibling of `out_dir` to write into; when the block completes, the completion marker goes in last
-    and one rename makes it `out_dir` (a finished `out_dir` is replaced whole only with `replace`)."""
-    out_dir = Path(out_dir)
-    check_output_folder(out_dir, replace)
+    and one rename makes it `out_dir` (a finished `out_dir` is replaced whole only with `replace`). A run holds a
+    lock file beside its stage for its whole life, so a later run tells a killed run's leftovers from a live one's."""
+    out_dir = check_output_folder(out_dir, replace).resolve()  # a symlinked --out: stage beside its target
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_stages(out_dir)
-    stage = _sibling(out_dir, _STAGE)
-    stage.mkdir()
+    inside = _stages_inside(out_dir)
+    token = f"{os.getpid()}-{secrets.token_hex(4)}"
+    stage, replaced, lock = _names(out_dir, token, out_dir if inside else out_dir.parent)
+    handle = _try_lock(lock)
     try:
+        stage.mkdir()
         try:
             yield stage
-            files = sorted(p.name for p in stage.iterdir())
-            marker = {"files": files, "finished_at": time.time()}
+            marker = {"files": sorted(p.name for p in stage.iterdir()), "finished_at": time.time()}
             (stage / COMPLETE).write_text(json.dumps(marker, indent=2) + "\n")
         except OSError as err:
             raise AvedError(f"{out_dir}: cannot write the outputs ({err.strerror or err}); nothing was kept") from err
-        _publish(stage, out_dir)
+        (_publish_inside if inside else _publish)(stage, replaced, out_dir, replace)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        lock.unlink(missing_ok=True)
+        if handle is not None:
+            handle.close()
 
 
-def _publish(stage: Path, out_dir: Path) -> None:
-    """Rename `stage` onto `out_dir`: atomic onto a missing or empty folder; a finished one is moved aside first."""
-    old = None
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        old = _sibling(out_dir, _REPLACED)
-        os.rename(out_dir, old)
+def _publish(stage: Path, replaced: Path, out_dir: Path, replace: bool) -> None:
+    """Rename `stage` onto `out_dir`: the kernel refuses a non-empty `out_dir`, so nothing is ever overwritten but
+    a finished output with `replace` (checked again now: it may have changed during the run)."""
+    moved_aside = False
+    if replace and out_dir.is_dir() and any(out_dir.iterdir()):
+        if not is_complete(out_dir):
+            raise AvedError(f"{out_dir}: no longer holds a finished output; not replacing it (nothing was kept)")
+        os.rename(out_dir, replaced)
+        moved_aside = True
     try:
         os.rename(stage, out_dir)
     except OSError as err:
-        if old is not None:
-            os.rename(old, out_dir)
+        if moved_aside:
+            os.rename(replaced, out_dir)
+        if err.errno in (errno.ENOTEMPTY, errno.EEXIST):
+            raise AvedError(f"{out_dir}: was filled by someone else during the run; nothing was kept") from None
         raise AvedError(f"{out_dir}: cannot move the finished outputs into place ({err.strerror})") from err
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    if moved_aside:
+        shutil.rmtree(replaced, ignore_errors=True)
+
+
+def _publish_inside(stage: Path, replaced: Path, out_dir: Path, replace: bool) -> None:
+    """Move the stage's files into `out_dir` itself, the completion marker last (a finished output there, with
+    `replace`, loses its marker first, so no reader takes the mix for an output)."""
+    if replace:
+        (out_dir / COMPLETE).unlink(missing_ok=True)
+        for old in _entries(out_dir):
+            shutil.rmtree(old) if old.is_dir() else old.unlink()
+    for item in sorted(stage.iterdir(), key=lambda p: p.name == COMPLETE):
+        os.replace(item, out_dir / item.name)
+
+
+@contextlib.contextmanager
+def shard_lock(folder: str | Path, index: int, count: int) -> Iterator[None]:
+    """Hold shard `index` of `count` in `folder` for the block: a second holder of the same shard, or a run that
+    splits the folder into another number of shards, is refused with who holds it."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        mine = folder / f"{_LAYOUT}{count}"
+        _flock(stack.enter_context(open(mine, "a+")), fcntl.LOCK_SH, folder)
+        for other in folder.glob(f"{_LAYOUT}*"):
+            if other.name != mine.name:
+                probe = stack.enter_context(open(other, "a+"))
+                if not _flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB, folder):
+                    shards = other.name.removeprefix(_LAYOUT)
+                    raise AvedError(f"{folder}: in use by a run split into {shards} shards, not {count}")
+                fcntl.flock(probe, fcntl.LOCK_UN)
+        stack.enter_context(folder_lock(folder, f".lock.{index}of{count}"))
+        yield
+
+
+def _flock(handle, operation: int, folder: Path) -> bool:
+    """flock, False when another process holds the lock; a filesystem without locks is a one-line error."""
+    try:
+        fcntl.flock(handle, operation)
+    except OSError as err:
+        if err.errno in (errno.EAGAIN, errno.EACCES):
+            return False
+        raise AvedError(f"{folder}: cannot lock files here ({err.strerror}); use a local folder") from None
+    return True
 
 
 @contextlib.contextmanager
@@ -162,14 +248,10 @@ def folder_lock(folder: str | Path, name: str = ".lock") -> Iterator[None]:
     path = folder / name
     handle = open(path, "a+")  # noqa: SIM115 - held open for the whole block
     try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as err:
-            if err.errno not in (errno.EAGAIN, errno.EACCES):
-                raise
+        if not _flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB, folder):
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            raise AvedError(f"{folder}: in use by {holder}; wait for it to finish or pass another folder") from None
+            raise AvedError(f"{folder}: in use by {holder}; wait for it to finish or pass another folder")
         handle.seek(0)
         handle.truncate()
         started = time.strftime("%Y-%m-%d %H:%M:%S")

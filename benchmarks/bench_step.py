@@ -4,7 +4,7 @@ Full size means the real SD 2.1-base and AudioLDM2-large UNet architectures with
 depend on weight values, DESIGN §5); the VAEs, text encoders and vocoder stay tiny but emit the widths those UNets
 expect. Nothing is downloaded.
 
-    .venv/bin/python benchmarks/bench_step.py [--sizes tiny,full] [--steps N] [--device auto|cpu|cuda]
+    .venv/bin/python benchmarks/bench_step.py [--sizes tiny,toyworld,full] [--steps N] [--device auto|cpu|cuda]
                                               [--dtype float32|float16|bfloat16] [--mode aved]
 """
 
@@ -44,11 +44,11 @@ from transformers import (
     T5EncoderModel,
 )
 
-from aved.codec import PreparedClip, prepare_clip, read_source
-from aved.config import MODES, EditConfig
+from aved.codec import PreparedClip, encode_audio, encode_frames, prepare_clip, read_source
+from aved.config import MODES, EditConfig, apply_preset
 from aved.editor import Editor
 from aved.priors import AudioLDM2Prior, DiffusionPrior, StableDiffusionPrior
-from aved.priors.load import resolve_device
+from aved.priors.load import load_audio_prior, load_video_prior, resolve_device
 from aved.priors.tiny import (
     audioldm2_scheduler,
     sd_scheduler,
@@ -66,10 +66,11 @@ from aved.priors.tiny import (
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT / "examples" / "bounce.mp4"
 PROMPTS = ("a cat meowing", "a dog barking")
-VIDEO_LATENT = (1, 4, 64, 64)  # one 512² grid of 2×2 frames of 256 px
-AUDIO_LATENT = (1, 8, 256, 16)  # 10.24 s of 64-bin log-mel
-DEFAULT_STEPS = {"tiny": 5, "full": 2}
-FORWARD_REPEATS = {"tiny": 3, "full": 1, "cuda": 10}  # timed forwards (median) after the counted one
+DEFAULT_STEPS = {"tiny": 5, "full": 2, "toyworld": 12}
+TOY_CLIP = ROOT / "examples" / "toyworld.mp4"  # the README's edit, for --sizes toyworld
+TOY_PROMPTS = ("a red ball bouncing on grass", "a yellow bell bouncing on grass")
+CLIP_STEPS = (200, 25)  # the default schedule's steps and --fast's, for the per-clip figures
+FORWARD_REPEATS = {"tiny": 3, "toyworld": 5, "full": 1, "cuda": 10}  # timed forwards (median) after the counted one
 BACKWARD_FORWARDS = 1.0  # input-gradient backward ≈ one forward of matmul/conv work (weights are frozen)
 aten = torch.ops.aten
 
@@ -200,6 +201,10 @@ def full_audioldm2() -> AudioLDM2Pipeline:
 
 def build_priors(size: str, device: str, dtype: torch.dtype) -> tuple[StableDiffusionPrior, AudioLDM2Prior]:
     """Both priors at `size`, in memory, on `device` in `dtype`."""
+    if size == "toyworld":
+        model = apply_preset(EditConfig(), "toyworld").model
+        model.device, model.dtype = device, str(dtype).removeprefix("torch.")
+        return load_video_prior(model), load_audio_prior(model)
     if size == "tiny":
         video = StableDiffusionPrior(tiny_stable_diffusion(), "random:tiny-sd")
         audio = AudioLDM2Prior(tiny_audioldm2(), "random:tiny-audioldm2")
@@ -300,6 +305,19 @@ class StepClock:
         self.counter = flop_counter_mode() if count else None
         self.counting = False
         self.hooks = [unet.register_forward_pre_hook(self._start) for unet in unets]
+        # Wall time inside UNet calls, per step: what a step costs beyond them is the engine's overhead.
+        self.unet_seconds: list[float] = [0.0]
+        self._entered: float | None = None
+        self.timers = [unet.register_forward_pre_hook(self._enter) for unet in unets]
+        self.timers += [unet.register_forward_hook(self._leave) for unet in unets]
+
+    def _enter(self, module: torch.nn.Module, args: tuple) -> None:
+        synchronize(self.device)
+        self._entered = time.perf_counter()
+
+    def _leave(self, module: torch.nn.Module, args: tuple, output) -> None:
+        synchronize(self.device)
+        self.unet_seconds[-1] += time.perf_counter() - self._entered
 
     def _start(self, module: torch.nn.Module, args: tuple) -> None:
         if not self.stamps:  # the first UNet call of step 0
@@ -322,6 +340,7 @@ class StepClock:
         self.stop_counting()
         self.stamps.append(time.perf_counter())
         self.records.append(record)
+        self.unet_seconds.append(0.0)
         if step == 0 and self.warmup_seconds() > self.limit_s:
             raise StepLimitExceeded
 
@@ -337,6 +356,16 @@ class StepClock:
         """Loss terms that were NaN or infinite at some step (a sign of a broken step, not just a slow one)."""
         return sorted({k for r in self.records for k, v in r.items() if not math.isfinite(v)})
 
+    def overhead(self) -> float | None:
+        """Wall time of the steps after the warm-up over the time spent inside their UNet calls."""
+        inside = sum(self.unet_seconds[1 : len(self.stamps) - 1])
+        return sum(self.step_seconds()) / inside if inside else None
+
+    def remove_timers(self) -> None:
+        for hook in self.timers:
+            hook.remove()
+        self.timers = []
+
     def step_flops(self) -> int | None:
         """All FLOPs of step 0, or None when not counted."""
         return None if self.counter is None else self.counter.get_total_flops()
@@ -350,20 +379,34 @@ class StepRun:
     warmup_s: float | None = None
     peak_gib: float = float("nan")
     flops: int | None = None
+    overhead: float | None = None  # step wall time / wall time inside its UNet calls
     note: str = ""
 
 
-def load_clip(config: EditConfig) -> PreparedClip:
-    """The example clip cut to the configured span (4 frames at 4 fps: one 2×2 grid)."""
-    return prepare_clip(read_source(CLIP, config.media), config.media)
+def load_clip(config: EditConfig, size: str) -> PreparedClip:
+    """The example clip cut to the configured span (4 frames at 4 fps: one 2×2 grid); toyworld: the README's clip."""
+    return prepare_clip(read_source(TOY_CLIP if size == "toyworld" else CLIP, config.media), config.media)
 
 
-def edit_config(mode: str, steps: int, duration: float = 1.0, fps: float = 4.0) -> EditConfig:
-    """⌈duration·fps / 4⌉ grids of 2×2 frames of 256 px (default one: 1 s at 4 fps) and the 10.24 s mel window."""
+def edit_config(mode: str, steps: int, size: str, duration: float = 1.0, fps: float = 4.0) -> EditConfig:
+    """⌈duration·fps / 4⌉ grids of 2×2 frames of 256 px (default one: 1 s at 4 fps) and the 10.24 s mel window;
+    toyworld: the README's edit, as `aved edit --model toyworld` runs it."""
+    if size == "toyworld":
+        config = apply_preset(EditConfig(mode=mode, steps=steps), "toyworld")
+        config.prompts.source, config.prompts.target = TOY_PROMPTS
+        return config.validate()
     config = EditConfig(mode=mode, steps=steps)
     config.prompts.source, config.prompts.target = PROMPTS
     config.media.fps, config.media.duration, config.media.frame_size, config.media.grid = fps, duration, 256, 2
     return config.validate()
+
+
+def forward_latents(config: EditConfig, size: str, video: StableDiffusionPrior, audio: AudioLDM2Prior) -> tuple:
+    """The shapes of one grid's latent and of the sound's, as this size's edit encodes them."""
+    source = load_clip(config, size)
+    z_v = encode_frames(video, source.frames, config.media.grid)
+    z_a, _ = encode_audio(audio, source.audio, source.sample_rate, config.media)
+    return (1, *z_v.shape[1:]), tuple(z_a.shape)
 
 
 def run_editor(
@@ -371,11 +414,12 @@ def run_editor(
     audio: AudioLDM2Prior,
     args: argparse.Namespace,
     steps: int,
+    size: str,
 ) -> StepRun:
     """Run the real Editor for `steps` steps, timing each; FLOPs are counted during the first (warm-up) step."""
-    config = edit_config(args.mode, steps, args.duration, args.fps)
+    config = edit_config(args.mode, steps, size, args.duration, args.fps)
     count, limit_s = not args.no_step_flops, args.max_step_seconds
-    source = load_clip(config)
+    source = load_clip(config, size)
     device = str(video.device)
     clock = StepClock(device, [video.unet, audio.unet], count, limit_s)
     generator = torch.Generator(device=device).manual_seed(config.seed)
@@ -388,9 +432,11 @@ def run_editor(
         note = f"stopped after the warm-up step ({clock.warmup_seconds():.0f} s > --max-step-seconds)"
     finally:
         clock.stop_counting()
+        clock.remove_timers()
     if clock.nonfinite():
         note = "; ".join(filter(None, [note, f"non-finite losses: {', '.join(clock.nonfinite())}"]))
-    return StepRun(clock.step_seconds(), clock.warmup_seconds(), peak_memory_gib(device), clock.step_flops(), note)
+    peak = peak_memory_gib(device)
+    return StepRun(clock.step_seconds(), clock.warmup_seconds(), peak, clock.step_flops(), clock.overhead(), note)
 
 
 def estimated_step_seconds(forwards: list[Forward]) -> float:
@@ -402,11 +448,14 @@ def measure_size(size: str, device: str, dtype: torch.dtype, args: argparse.Name
     """Build one size's priors, measure their UNet forwards, then the editor step (unless it would be too slow)."""
     start = time.perf_counter()
     video, audio = build_priors(size, device, dtype)
+    if args.compile:
+        video, audio = video.compile(), audio.compile()
     print(f"[{size}] built priors in {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
     repeats = FORWARD_REPEATS["cuda" if device.startswith("cuda") else size]
+    latents = forward_latents(edit_config(args.mode, 2, size, args.duration, args.fps), size, video, audio)
     forwards = [
-        unet_forward(video, "video", VIDEO_LATENT, repeats),
-        unet_forward(audio, "audio", AUDIO_LATENT, repeats),
+        unet_forward(video, "video", latents[0], repeats),
+        unet_forward(audio, "audio", latents[1], repeats),
     ]
     steps = args.steps or DEFAULT_STEPS[size]
     estimate = estimated_step_seconds(forwards)
@@ -414,7 +463,7 @@ def measure_size(size: str, device: str, dtype: torch.dtype, args: argparse.Name
         run = StepRun(note=f"editor step skipped: ~{estimate:.0f} s estimated > --max-step-seconds; forwards only")
     else:
         print(f"[{size}] editor: {steps} steps, ~{estimate:.0f} s each (estimate)", file=sys.stderr, flush=True)
-        run = run_editor(video, audio, args, steps)
+        run = run_editor(video, audio, args, steps, size)
     del video, audio
     gc.collect()
     if device.startswith("cuda"):
@@ -520,6 +569,13 @@ def notes(device: str, results: dict[str, tuple[list[Forward], StepRun]]) -> lis
         "fwd-equiv: measured GFLOP/step / (video + audio GFLOP/fwd); DESIGN §5 assumes ~5.5.",
         f"s/step: mean over the steps after one warm-up step; GFLOP/s: measured GFLOP/step / s/step; peak: {memory}.",
     ]
+    for size, (_, run) in results.items():
+        if run.seconds:
+            per_step = statistics.mean(run.seconds)
+            clip = ", ".join(f"{steps * per_step:.1f} s at {steps} steps" for steps in CLIP_STEPS)
+            lines.append(f"{size}: per clip (steps × s/step, encoding and decoding aside): {clip}")
+        if run.overhead is not None:
+            lines.append(f"{size}: engine overhead: a step takes {run.overhead:.3f}× the time inside its UNet calls")
     lines += [f"{size}: {run.note}" for size, (_, run) in results.items() if run.note]
     return lines
 
@@ -530,7 +586,7 @@ def notes(device: str, results: dict[str, tuple[list[Forward], StepRun]]) -> lis
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="tiny,full", help="comma-separated subset of tiny,full")
+    parser.add_argument("--sizes", default="tiny,full", help="comma-separated subset of tiny,toyworld,full")
     parser.add_argument("--steps", type=int, default=None, help="editor steps incl. 1 warm-up (tiny 5, full 2)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"))
@@ -539,6 +595,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=1.0, help="seconds of the 5 s example clip to edit")
     parser.add_argument("--fps", type=float, default=4.0, help="frames per second (4 per 2×2 grid)")
     parser.add_argument("--no-step-flops", action="store_true", help="do not count FLOPs during the warm-up step")
+    parser.add_argument("--compile", action="store_true", help="torch.compile both UNets (as aved edit --compile)")
     args = parser.parse_args(argv)
     args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     if not args.sizes or set(args.sizes) - set(DEFAULT_STEPS):
@@ -557,7 +614,7 @@ def main(argv: list[str] | None = None) -> None:
     grids = -(-frames // 4)
     print(
         f"clip: {CLIP.relative_to(ROOT)} → {frames} frames @ {args.fps:g} fps "
-        f"({grids} 2×2 grids of 256 px) + 10.24 s mel\n"
+        f"({grids} 2×2 grids of 256 px) + 10.24 s mel; toyworld: the README's edit ({TOY_CLIP.relative_to(ROOT)})\n"
     )
     results = {size: measure_size(size, device, dtype, args) for size in args.sizes}
     rows = [row for size, (forwards, run) in results.items() for row in size_rows(size, forwards, run)]

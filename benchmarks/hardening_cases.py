@@ -17,7 +17,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -30,6 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the odd media the tests build, made here the same way
 
 import odd_media  # noqa: E402
+from cli_helpers import run_and_signal, stderr_lines  # noqa: E402
 
 from aved.config import TOYWORLD_WEIGHTS  # noqa: E402
 from aved.media.clip import read_clip, write_clip  # noqa: E402
@@ -54,6 +54,7 @@ class Case:
     out: str | None = None  # must not exist after an error
     check: Callable[[Path], str | None] | None = None  # after an "ok": a problem in words, or None
     interrupt: int | None = None  # a signal sent once the edit's progress bar shows
+    exit_code: int = 2  # of an "error": 2 for bad input, 1 for a run that failed
 
 
 @dataclass
@@ -68,48 +69,14 @@ class Outcome:
     extra: dict = field(default_factory=dict)
 
 
-def _lines(text: str) -> list[str]:
-    return [line.split("\r")[-1] for line in text.splitlines() if line.split("\r")[-1].strip()]
-
-
 def run_case(case: Case, work: Path) -> Outcome:
     """Run `aved ARGV` in `work`, sending the case's signal once its edit has started; peak RSS from wait4."""
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    argv = [sys.executable, "-m", "aved", *case.argv]
-    process = subprocess.Popen(
-        argv,
-        cwd=work,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        # A shell's background job inherits SIGINT ignored; a user's Ctrl-C reaches a foreground one.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )
-    seen_out: list[str] = []
-    seen_err: list[str] = []
-    readers = [
-        threading.Thread(target=lambda s=s, into=into: into.extend(iter(lambda: s.read(1), "")), daemon=True)
-        for s, into in ((process.stdout, seen_out), (process.stderr, seen_err))
-    ]
-    for reader in readers:
-        reader.start()
-    if case.interrupt is not None:
-        deadline = time.monotonic() + 180
-        while "edit (" not in "".join(seen_err) and time.monotonic() < deadline and process.poll() is None:
-            time.sleep(0.2)
-        time.sleep(1.0)
-        process.send_signal(case.interrupt)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    for reader in readers:
-        reader.join(timeout=10)
-    return Outcome(case, process.returncode, "".join(seen_out), "".join(seen_err), usage.ru_maxrss / 1024)
+    return Outcome(case, *run_and_signal(case.argv, case.interrupt, cwd=work))
 
 
 def judge(outcome: Outcome, work: Path) -> None:
     """Set the verdict: promised, traceback, false success, stale output or other."""
-    case, lines = outcome.case, _lines(outcome.stderr)
+    case, lines = outcome.case, stderr_lines(outcome.stderr)
     errors = [line for line in lines if line.startswith(ERROR)]
     warns = [line for line in lines if line.startswith(WARNING)]
     stages = [p.name for p in work.rglob("*") if ".partial-" in p.name or ".replaced-" in p.name]
@@ -123,7 +90,9 @@ def judge(outcome: Outcome, work: Path) -> None:
             outcome.verdict, outcome.detail = "false success", (warns or ["exit 0, no error"])[0]
         elif out_left:
             outcome.verdict, outcome.detail = "stale output", f"{case.out} exists after the error"
-        elif outcome.code == 2 and len(errors) == 1 and lines[-1] == errors[0] and case.needle in errors[0]:
+        elif (
+            outcome.code == case.exit_code and len(errors) == 1 and lines[-1] == errors[0] and case.needle in errors[0]
+        ):
             outcome.verdict, outcome.detail = "promised", errors[0]
         else:
             outcome.verdict, outcome.detail = "other", f"exit {outcome.code}: {lines[-1] if lines else ''}"
@@ -353,6 +322,7 @@ def cases() -> list[Case]:
             [*bench[:2], "ghosts.csv", *bench[3:], "--out", "g"],
             "error",
             "1 of 1 clips failed",
+            exit_code=1,
         ),
         Case(
             outputs,

@@ -326,12 +326,12 @@ def test_bench_run_resumes_and_report_writes_tables(example_clip, tiny_models, t
         "media.mel.duration=2.56",
     ]
     code, out, err = run_cli(capsys, *argv)
-    assert_one_line_failure(code, err, "1 of 2 clips failed")
+    assert_one_line_failure(code, err, "1 of 2 clips failed", exit_code=1)
     assert "1 edited, 0 already done, 1 failed" in out and "ghost" in out
     records = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
     assert [(r["name"], r["status"]) for r in records] == [("ball", "ok"), ("ghost", "error")]
     code, out, _ = run_cli(capsys, *argv)
-    assert code == 2 and "0 edited, 1 already done, 1 failed" in out
+    assert code == 1 and "0 edited, 1 already done, 1 failed" in out
     code, out, _ = run_cli(capsys, "bench", "report", tmp_path / "out")
     assert code == 0
     report = (tmp_path / "out" / "report" / "report.md").read_text()

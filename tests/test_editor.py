@@ -197,3 +197,18 @@ def test_every_mode_returns_the_source_duration(mode, video_prior, audio_prior):
     if mode != "sdedit":
         assert len(result.history["dds_v"]) == 2
         assert result.relevance_video.shape == (8, 4, 4) and result.relevance_audio.shape == (64, 16)
+
+
+def test_the_annealed_schedule_walks_down_in_time_at_its_step_sizes(video_prior, audio_prior):
+    from aved.schedule import annealed_step_sizes, ddpm_step_weights
+
+    result = _run("aved", video_prior, audio_prior, steps=6, schedule="annealed", step_gain=2.0)
+    t = result.history["t"]
+    assert all(a > b for a, b in zip(t, t[1:], strict=False)), t
+    # the same draws, made by hand: one from the seed for the time stream, then the strata
+    editor = Editor(video_prior, audio_prior, _config("aved", steps=6, schedule="annealed", step_gain=2.0))
+    state = editor.start(_source(None), torch.Generator().manual_seed(0))
+    assert state.timesteps.tolist() == t
+    sizes = annealed_step_sizes(_config("aved").lr, 2.0, ddpm_step_weights(video_prior.alphas_cumprod, state.timesteps))
+    assert result.history["lr"] == pytest.approx(sizes)
+    assert sizes[0] > sizes[-1]  # high noise levels move further, as DDPM's steps do

@@ -5,19 +5,21 @@ Edits run on the shipped ToyWorld priors for two steps, so every case goes throu
 import errno
 import json
 import os
-import socket
+import signal
 import tracemalloc
 from pathlib import Path
 
+import av
 import numpy as np
 import odd_media
 import pytest
-from cli_helpers import assert_one_line_failure, run_cli, warnings_in
+from cli_helpers import assert_one_line_failure, run_and_signal, run_cli, warnings_in
 from odd_media import clip_with_audio, noise_frames, tone
 
 from aved import folders
 from aved.codec import prepare_clip, read_source
 from aved.config import MediaConfig
+from aved.errors import AvedError
 from aved.media.clip import probe_clip, read_clip, write_clip
 
 TOY_CLIP = Path(__file__).resolve().parent.parent / "examples" / "toyworld.mp4"
@@ -52,9 +54,10 @@ def test_a_diverging_edit_stops_at_its_step_and_writes_nothing(mode, tmp_path, c
 @pytest.mark.parametrize(
     "option, field",
     [
-        (("--set", "lr=inf"), "lr"),
-        (("--set", "lr=-5"), "lr"),
-        (("--set", "lr=nan"), "lr"),
+        (("--set", "lr=inf"), "lr must be"),
+        (("--set", "lr=-5"), "lr must be"),
+        (("--set", "lr=nan"), "lr must be"),
+        (("--set", "steps=inf"), "steps: expected int"),
         (("--set", "guidance_scale=nan"), "guidance_scale"),
         (("--set", "guidance_scale=inf"), "guidance_scale"),
         (("--tau-video", "2"), "relevance.tau_video"),
@@ -72,10 +75,24 @@ def test_a_diverging_edit_stops_at_its_step_and_writes_nothing(mode, tmp_path, c
         (("--device", "tpu"), "model.device"),
     ],
 )
-def test_every_numeric_field_is_checked_before_any_work(option, field, tmp_path, capsys):
+def test_every_numeric_field_is_checked_before_any_work(option, field, tmp_path, capsys, monkeypatch):
+    import aved.api
+
+    monkeypatch.setattr(aved.api, "read_source", lambda *a, **k: pytest.fail("the edit started"))
     code, _, err = _edit(capsys, TOY_CLIP, tmp_path / "out", *option)
     assert_one_line_failure(code, err, field)
     assert not (tmp_path / "out").exists()
+
+
+def test_numpy_numbers_are_checked_like_python_ones():
+    from aved.config import EditConfig
+    from aved.errors import AvedError
+
+    for field, value in (("steps", np.int64(10**12)), ("lr", np.float32("nan"))):
+        config = EditConfig()
+        setattr(config, field, value)
+        with pytest.raises(AvedError, match=field):
+            config.validate()
 
 
 def test_a_config_file_with_nan_is_refused_and_written_configs_are_strict_json(tmp_path, capsys):
@@ -92,8 +109,44 @@ def test_a_truncated_file_is_refused_and_info_says_so(truncated_clip, tmp_path, 
     code, _, err = _edit(capsys, truncated_clip, tmp_path / "out")
     assert_one_line_failure(code, err, "cut.mp4", "truncated")
     code, out, _ = run_cli(capsys, "info", truncated_clip)
-    assert code == 0 and "declares 2.000 s: truncated" in out
+    assert code == 0 and "truncated or damaged" in out
     assert probe_clip(truncated_clip).duration < 1.5
+
+
+@pytest.mark.parametrize("suffix", [".webm", ".mkv"])
+def test_a_whole_file_shorter_than_the_window_is_not_truncated(suffix, tmp_path):
+    path = tmp_path / f"short{suffix}"
+    with av.open(str(path), "w") as out:  # Matroska stores no stream durations
+        video = out.add_stream("libvpx-vp9" if suffix == ".webm" else "libx264", rate=8)
+        video.width = video.height = 64
+        video.pix_fmt = "yuv420p"
+        for i, image in enumerate(noise_frames(24)):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            for packet in video.encode(frame):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+    clip = read_source(path, MediaConfig(fps=4, duration=10.0, frame_size=64), need_audio=False)
+    assert clip.duration == pytest.approx(3.0, abs=0.01) and len(clip.frames) == 12
+
+
+def test_a_sound_longer_than_the_picture_is_not_a_truncated_picture(tmp_path):
+    path = tmp_path / "long_sound.mp4"
+    odd_media.write_stamped(path, noise_frames(16), [i * 125 for i in range(16)], tone(2.6))
+    info = probe_clip(path)
+    assert "truncated" not in "\n".join(info.lines())
+    # the last frame is stamped at 1.875 s and lasts one tick of the stream's nominal 30 fps
+    assert info.duration == pytest.approx(1.875 + 1 / 30, abs=1e-3)
+    assert read_clip(path).duration == pytest.approx(info.duration, abs=1e-3)
+
+
+@pytest.mark.parametrize("start", [0.0, 0.3, 1.1])
+def test_the_streaming_reader_keeps_the_frames_the_whole_read_would_pick(start, vfr_clip):
+    media = MediaConfig(fps=4, start=start, duration=0.8, frame_size=32)
+    streamed = prepare_clip(read_source(vfr_clip, media), media)
+    whole = prepare_clip(read_clip(vfr_clip, start=start, duration=0.8), media)
+    assert np.array_equal(streamed.frames, whole.frames) and np.array_equal(streamed.audio, whole.audio)
 
 
 def test_variable_frame_rate_is_judged_by_timestamps(vfr_clip, tmp_path, capsys):
@@ -227,14 +280,55 @@ def test_a_folder_that_is_not_a_finished_output_is_never_written_into(tmp_path, 
 
 
 def test_a_killed_runs_staging_folder_is_cleared_and_a_live_ones_kept(tmp_path, capsys):
-    host = socket.gethostname()
-    dead = tmp_path / f".out.partial-{host}-999999999-abcdef"
-    live = tmp_path / f".out.partial-{host}-{os.getpid()}-abcdef"
-    for stage in (dead, live):
-        stage.mkdir()
-        (stage / "edited.mp4").write_bytes(b"half")
-    assert _edit(capsys, TOY_CLIP, tmp_path / "out")[0] == 0
-    assert not dead.exists() and live.exists()
+    stages = {}
+    for token in ("dead", "live"):
+        stages[token] = tmp_path / f".out.partial-{token}"
+        stages[token].mkdir()
+        (stages[token] / "edited.mp4").write_bytes(b"half")
+        (tmp_path / f".out.lock-{token}").touch()
+    with folders.folder_lock(tmp_path, ".out.lock-live"):  # a run still writing holds its lock
+        assert _edit(capsys, TOY_CLIP, tmp_path / "out")[0] == 0
+    assert not stages["dead"].exists() and stages["live"].exists()
+
+
+def test_a_finished_output_moved_aside_by_a_killed_replace_comes_back(tmp_path):
+    aside = tmp_path / ".out.replaced-gone"
+    aside.mkdir()
+    (aside / folders.COMPLETE).write_text("{}")
+    (tmp_path / ".out.lock-gone").touch()
+    folders.remove_stale_stages(tmp_path / "out")
+    assert folders.is_complete(tmp_path / "out") and not aside.exists()
+
+
+def test_publishing_never_replaces_a_folder_filled_during_the_run(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(AvedError, match="filled by someone else"):
+        with folders.staged_folder(out) as stage:
+            (stage / "a.txt").write_text("mine")
+            out.mkdir()
+            (out / "theirs.txt").write_text("theirs")
+    assert [p.name for p in out.iterdir()] == ["theirs.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_folder_that_cannot_be_renamed_onto_is_filled_in_place_marker_last(tmp_path, monkeypatch):
+    out = tmp_path / "mount"
+    out.mkdir()
+    monkeypatch.setattr(folders, "_stages_inside", lambda folder: True)
+    for replace in (False, True):
+        with folders.staged_folder(out, replace=replace) as stage:
+            assert stage.parent == out and folders.is_complete(out) == replace
+            (stage / f"run{int(replace)}.txt").write_text("x")
+        assert sorted(p.name for p in out.iterdir()) == [folders.COMPLETE, f"run{int(replace)}.txt"]
+
+
+def test_a_symlinked_out_is_published_at_its_target(tmp_path):
+    target = tmp_path / "real"
+    target.mkdir()
+    (tmp_path / "link").symlink_to(target)
+    with folders.staged_folder(tmp_path / "link") as stage:
+        (stage / "a.txt").write_text("x")
+    assert (tmp_path / "link").is_symlink() and folders.is_complete(target)
 
 
 # ----------------------------------------------------------------------------- 4. memory
@@ -413,35 +507,31 @@ def test_a_clip_folder_without_its_completion_marker_is_done_again(bench_inputs,
     assert code == 0 and "0 edited, 1 already done" in stdout
 
 
-def test_a_toyworld_bench_shard_has_one_writer(tmp_path, capsys):
+def test_a_toyworld_bench_shard_has_one_writer_and_one_layout(tmp_path, capsys):
     out = tmp_path / "toy"
-    with folders.folder_lock(out, ".lock.0of2"):
+    with folders.shard_lock(out, 0, 2):
         code, _, err = run_cli(capsys, "toyworld", "bench", "--out", out, "--tasks", "1", "--shard", "0/2")
-    assert_one_line_failure(code, err, "in use by")
+        assert_one_line_failure(code, err, "in use by")
+        code, _, err = run_cli(capsys, "toyworld", "bench", "--out", out, "--tasks", "1")
+        assert_one_line_failure(code, err, "split into 2 shards")
 
 
-def test_sigterm_ends_an_edit_with_nothing_half_written(tmp_path):
-    import signal
-    import subprocess
-    import sys
-    import threading
-    import time
-
-    out = tmp_path / "out"
-    argv = [sys.executable, "-m", "aved", "edit", str(TOY_CLIP), "--model", "toyworld", *PROMPTS, "--out", str(out)]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    process = subprocess.Popen([*argv, "--steps", "5000"], stderr=subprocess.PIPE, text=True, env=env)
-    seen: list[str] = []
-    reader = threading.Thread(target=lambda: seen.extend(iter(lambda: process.stderr.read(1), "")), daemon=True)
-    reader.start()
-    deadline = time.monotonic() + 180
-    while "edit (aved)" not in "".join(seen) and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.2)
-    time.sleep(1.0)  # a few steps in
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=60)
-    reader.join(timeout=10)
-    err = "".join(seen)
-    assert process.returncode == 143, err
-    assert "aved: terminated" in err and "Traceback" not in err
+@pytest.mark.parametrize(
+    "signum, code, word", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")]
+)
+def test_a_signal_ends_an_edit_with_nothing_half_written(signum, code, word, tmp_path):
+    argv = ["edit", TOY_CLIP, "--model", "toyworld", *PROMPTS, "--out", tmp_path / "out", "--steps", "5000"]
+    returned, _, err, _ = run_and_signal(argv, signum)
+    assert returned == code, err
+    assert f"aved: {word}" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_working_folder_as_out_is_filled_in_place(tmp_path, monkeypatch):
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    with folders.staged_folder(".") as stage:
+        assert stage.parent == here
+        (stage / "a.txt").write_text("x")
+    assert Path.cwd() == here and folders.is_complete(here) and (here / "a.txt").is_file()

@@ -59,10 +59,14 @@ class PriorCache:
         """`video_prior=` / `audio_prior=` keyword arguments for `edit` in `config.mode`."""
         model = config.model
         wanted = {
-            "video_prior": (config.mode != "audio-only", (model.video, model.dtype, model.device), load_video_prior),
+            "video_prior": (
+                config.mode != "audio-only",
+                (model.video, model.dtype, model.device, model.compile),
+                load_video_prior,
+            ),
             "audio_prior": (
                 config.mode != "video-only",
-                (model.audio, model.dtype, model.device, model.vocoder),
+                (model.audio, model.dtype, model.device, model.vocoder, model.compile),
                 load_audio_prior,
             ),
         }
@@ -357,7 +361,7 @@ def run_benchmark(
         process_index=process_index,
     )
     # One holder per shard: a second run on the same folder (and shard) is refused, it would redo and clobber clips.
-    with folders.folder_lock(out_dir, f".lock.{process_index}of{num_processes}"):
+    with folders.shard_lock(out_dir, process_index, num_processes):
         claim_out_dir(out_dir, document, manifest)
         return _run_shard(job, shard, num_processes, progress)
 

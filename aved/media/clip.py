@@ -16,7 +16,7 @@ import av
 import numpy as np
 
 from aved.errors import AvedError
-from aved.media.frames import NEAREST_TOLERANCE, resize_center_crop, sample_times
+from aved.media.frames import NEAREST_TOLERANCE, TIME_EPS, resize_center_crop, sample_times
 
 # Libx264 first: it is in the PyPI wheels and gives the best quality per bit; the rest are hardware
 # encoders that only open on machines that have the hardware, so each is tried before it is used.
@@ -35,10 +35,9 @@ _AAC_RATES = frozenset({7350, 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44
 _AAC_FRAME = 1024
 _CONTAINER_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 _LAYOUTS = ("mono", "stereo", "2.1", "4.0", "5.0", "5.1", "6.1", "7.1")
-# Frame times are exact rationals turned into floats; this absorbs the rounding when they meet a window edge.
-_TIME_EPS = 1e-6
-# A stream that stops this much (or two frames) before its declared end is cut, not merely rounded.
+# A stream that stops this much (or this many frames) before its declared end is cut, not merely rounded.
 TRUNCATION_SLACK_S = 0.1
+TRUNCATION_SLACK_FRAMES = 2
 # Transform codecs (AAC, Opus) need the previous frame to rebuild the first samples after a seek.
 _AUDIO_PREROLL_S = 0.25
 _BT709 = 1
@@ -96,7 +95,7 @@ class ClipInfo:
         return out
 
     def _declared(self) -> str:
-        if self.duration >= self.declared_duration - max(TRUNCATION_SLACK_S, 2 / self.fps):
+        if self.duration >= self.declared_duration - truncation_slack(self.fps):
             return ""
         return f" (the file declares {self.declared_duration:.3f} s: truncated or damaged)"
 
@@ -113,8 +112,10 @@ def probe_clip(path: str | os.PathLike) -> ClipInfo:
         end, packets = _packet_end(container, vstream, path)
         frame_count = packets or vstream.frames
         fps = _nominal_fps(vstream, frame_count, _stream_seconds(vstream))
-        declared = _container_seconds(container) or _stream_seconds(vstream) or frame_count / fps
-        duration = declared if end is None else end - _stream_start_seconds(vstream)
+        measured = None if end is None else end - _stream_start_seconds(vstream)
+        # The video stream's own declared length (the container's is the longest stream's, often the audio's).
+        declared = _stream_seconds(vstream) or measured or _container_seconds(container) or frame_count / fps
+        duration = declared if measured is None else measured
         video_codec = vstream.codec_context.name
         audio = _audio_summary(container, astream)
         container_name = container.format.name
@@ -331,22 +332,24 @@ def _decode_video(
     picker = _FramePicker(stream, fps, size)
     end = None
     with _media_errors(path, "video stream is damaged or truncated"):
-        if t_start > _stream_start_seconds(stream) + _TIME_EPS:
+        if t_start > _stream_start_seconds(stream) + TIME_EPS:
             _seek(container, stream, t_start)
         for frame in container.decode(stream):
             t = _frame_seconds(frame, stream, picker.decoded, t_start)
-            if t < t_start - _TIME_EPS:
+            if t < t_start - TIME_EPS:
                 continue
-            if t >= t_stop - _TIME_EPS:
+            if t >= t_stop - TIME_EPS:
                 break
             picker.add(frame, t - t_start)
             end = t + _frame_duration(frame, stream)
     if end is None:
-        whole = t_start <= _stream_start_seconds(stream) + _TIME_EPS
+        whole = t_start <= _stream_start_seconds(stream) + TIME_EPS
         where = "" if whole else f" at or after {t_start:.3f} s"
         raise AvedError(f"{path}: no video frames could be decoded{where}")
     end = min(end, t_stop)
-    _check_not_truncated(path, "video", end, min(t_stop, _declared_end(stream) or math.inf), stream)
+    declared = _declared_end(stream)
+    if declared is not None:
+        _check_not_truncated(path, "video", end, min(t_stop, declared), _nominal_fps(stream, 0, None))
     frames, times = picker.finish(end - t_start)
     return frames, times, end - t_start
 
@@ -406,10 +409,14 @@ def _declared_end(stream: av.stream.Stream) -> float | None:
     return None if seconds is None else _stream_start_seconds(stream) + seconds
 
 
-def _check_not_truncated(path, what: str, end: float, declared: float, stream: av.stream.Stream) -> None:
-    """A stream whose data stops well before its declared end is a cut file: refuse it rather than edit less."""
-    slack = max(TRUNCATION_SLACK_S, 2.0 / _nominal_fps(stream, 0, None)) if what == "video" else TRUNCATION_SLACK_S
-    if math.isfinite(declared) and end < declared - slack:
+def truncation_slack(fps: float | None) -> float:
+    """How far short of its declared end a stream may stop and still be whole (rounding, a last frame's length)."""
+    return TRUNCATION_SLACK_S if fps is None else max(TRUNCATION_SLACK_S, TRUNCATION_SLACK_FRAMES / fps)
+
+
+def _check_not_truncated(path, what: str, end: float, declared: float, fps: float | None) -> None:
+    """A stream whose data stops well before the end it declares is a cut file: refuse it rather than edit less."""
+    if end < declared - truncation_slack(fps):
         raise AvedError(
             f"{path}: the {what} stream stops at {end:.2f} s but declares {declared:.2f} s "
             "(a truncated or damaged file); re-encode or re-download it"
@@ -448,7 +455,7 @@ def _decode_audio(
     pieces: list[tuple[int, np.ndarray]] = []
     cursor: int | None = None
     with _media_errors(path, "audio stream is damaged or truncated"):
-        if t_start > _TIME_EPS:
+        if t_start > TIME_EPS:
             _seek(container, stream, t_start - _AUDIO_PREROLL_S)
         for frame in container.decode(stream):
             for chunk in resampler.resample(frame):
@@ -458,8 +465,8 @@ def _decode_audio(
         else:
             for chunk in resampler.resample(None):
                 cursor = _place(pieces, chunk, cursor, t_start, rate, slack)
-    if limit is not None:
-        _check_not_truncated(path, "audio", t_start + (cursor or 0) / rate, t_stop, stream)
+    if declared_end is not None and limit is not None:
+        _check_not_truncated(path, "audio", t_start + (cursor or 0) / rate, t_stop, None)
     return _assemble(pieces, limit), rate
 
 

@@ -10,13 +10,15 @@ from aved.errors import AvedError
 
 # Timestamps are rationals rounded to a time base; a frame stamped within this of a wanted time counts as on screen.
 NEAREST_TOLERANCE = 1e-3
+# Times are exact rationals turned into floats; this absorbs the rounding where they meet a window edge.
+TIME_EPS = 1e-6
 
 
 def sample_times(duration: float, fps: float, max_duration: float | None = None) -> np.ndarray:
     """Times k/fps of the frames to keep, k = 0..⌊min(duration, max_duration)·fps⌋−1 (at least one)."""
     if max_duration is not None:
         duration = min(duration, max_duration)
-    count = max(1, int(np.floor(duration * fps + 1e-6)))
+    count = max(1, int(np.floor(duration * fps + TIME_EPS)))
     return np.arange(count) / fps
 
 

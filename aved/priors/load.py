@@ -20,10 +20,12 @@ def resolve_device(name: str) -> str:
 
 
 def load_video_prior(model: ModelConfig) -> StableDiffusionPrior:
-    return StableDiffusionPrior.from_pretrained(model.video, getattr(torch, model.dtype), resolve_device(model.device))
+    prior = StableDiffusionPrior.from_pretrained(model.video, getattr(torch, model.dtype), resolve_device(model.device))
+    return prior.compile() if model.compile else prior
 
 
 def load_audio_prior(model: ModelConfig) -> AudioLDM2Prior:
-    return AudioLDM2Prior.from_pretrained(
+    prior = AudioLDM2Prior.from_pretrained(
         model.audio, getattr(torch, model.dtype), resolve_device(model.device), vocoder=model.vocoder
     )
+    return prior.compile() if model.compile else prior

@@ -214,7 +214,7 @@ def run_bench(
         raise AvedError(f"unknown mode {unknown[0]!r} for the toyworld bench, use {', '.join(BENCH_ROWS)}")
     out_dir = folders.check_folder_path(out_dir)
     # A shard has one writer: a second process on the same folder and shard would redo its tasks into one file.
-    with folders.folder_lock(out_dir, f".lock.{shard[0]}of{shard[1]}"):
+    with folders.shard_lock(out_dir, *shard):
         claim_folder(out_dir, _settings(config, count, task_seed))
         return _run_tasks(out_dir, config, modes, count, task_seed, shard, progress)
 

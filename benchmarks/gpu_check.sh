@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The prepared GPU check (issue 17): full-size SD 2.1-base + AudioLDM2-large architectures with random weights
+# (nothing downloaded), a 10 s clip (10 grids of 2×2 frames at 4 fps + the 10.24 s mel), eager and compiled,
+# float32 and bfloat16. bench_step.py prints s/step, peak GiB, the engine overhead and the per-clip time at the
+# default 200 random steps and at --fast's 25 annealed ones (a step costs the same in either schedule).
+# Usage: benchmarks/gpu_check.sh [PYTHON]   (about 6 minutes on one H100/H200; each run is capped at 150 s)
+set -uo pipefail
+python=${1:-${PYTHON:-.venv/bin/python}}
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1
+"$python" -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; print(torch.cuda.get_device_name())" || exit 2
+status=0
+for run in "float32" "bfloat16" "bfloat16 --compile"; do
+  set -- $run
+  echo "=== dtype $1 ${2:-eager} ==="
+  timeout 150 "$python" benchmarks/bench_step.py --sizes full --device cuda --duration 10 --steps 6 \
+    --no-step-flops --dtype "$@" || { echo "(run failed or timed out: exit $?)"; status=1; }
+done
+exit $status
