@@ -388,26 +388,17 @@ def cases() -> list[Case]:
             "--clip-model PATH",
         ),
     ]
-    signals = "6 signals"
     out += [
         Case(
-            signals,
-            "SIGTERM mid-edit",
+            "6 signals",
+            f"{signum.name} mid-edit",
             ["edit", "--model", "toyworld", "--steps", "5000", *PROMPTS, "toy.mp4", "--out", "sig"],
             "ok",
-            "terminated",
+            word,
             check=_absent("sig"),
-            interrupt=signal.SIGTERM,
-        ),
-        Case(
-            signals,
-            "SIGINT mid-edit",
-            ["edit", "--model", "toyworld", "--steps", "5000", *PROMPTS, "toy.mp4", "--out", "sig"],
-            "ok",
-            "interrupted",
-            check=_absent("sig"),
-            interrupt=signal.SIGINT,
-        ),
+            interrupt=signum,
+        )
+        for signum, word in ((signal.SIGTERM, "terminated"), (signal.SIGINT, "interrupted"))
     ]
     return out
 
