@@ -546,7 +546,7 @@ def _run(args: argparse.Namespace) -> int:
         args.run(args)
     except AvedError as err:
         print(f"aved: error: {err}", file=sys.stderr)
-        return getattr(err, "exit_code", 2)
+        return err.exit_code
     except KeyboardInterrupt:
         print("aved: interrupted; nothing half-written was kept", file=sys.stderr)
         return 130

@@ -200,6 +200,11 @@ class EditConfig:
             _one_of("mode", self.mode, MODES),
             _one_of("schedule", self.schedule, SCHEDULES),
             (self.t_min <= self.t_max, f"need t_min ≤ t_max, got {self.t_min}, {self.t_max}"),
+            (
+                self.schedule != "annealed" or (self.t_min >= 1 and self.steps <= self.t_max - self.t_min + 1),
+                f"the annealed schedule needs t_min ≥ 1 and steps ≤ t_max − t_min + 1 (one timestep each), got "
+                f"steps {self.steps}, t_min {self.t_min}, t_max {self.t_max}",
+            ),
             _one_of("relevance.method", self.relevance.method, RELEVANCE_METHODS),
             _one_of("preservation.form", self.preservation.form, PRESERVATION_FORMS),
             _one_of("sync.form", self.sync.form, SYNC_FORMS),

@@ -226,7 +226,10 @@ class Editor:
         return random_timestep(self.config.t_min, self._t_max(prior), state.streams["time"]).to(prior.device)
 
     def step_sizes(self, state: EditState) -> list[float] | None:
-        """The annealed schedule's step size for every step; None for the random schedule (lr·γ^k)."""
+        """The annealed schedule's step size for every step; None for the random schedule (lr·γ^k). One SGD step
+        moves both latents, so the weights come from the prior the timesteps are drawn for (the video's in `aved`
+        mode); the sound priors' β schedules (ToyWorld's, AudioLDM2's: 0.0015–0.0195) are not SD's (0.00085–0.012),
+        so the sound's steps follow the frames' proportions, not its own."""
         if state.timesteps is None:
             return None
         weights = ddpm_step_weights(self._prior(state.terms).alphas_cumprod, state.timesteps)

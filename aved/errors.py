@@ -2,7 +2,9 @@
 
 
 class AvedError(Exception):
-    """A problem with the user's input or environment, explained in one line (no traceback)."""
+    """A problem with the user's input or environment, explained in one line (no traceback); exit 2."""
+
+    exit_code = 2
 
 
 class RunFailed(AvedError):

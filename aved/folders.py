@@ -21,7 +21,7 @@ from aved.errors import AvedError
 # Written last into a staged folder, just before the rename that publishes it: a folder without it is not an output.
 COMPLETE = "complete.json"
 _STAGE, _REPLACED, _LOCK = "partial", "replaced", "lock"
-_LAYOUT = ".lock.layout"
+_LAYOUT, _LAYOUT_GUARD = ".lock.layout", ".lock.guard"
 
 
 def atomic_write(path: str | Path, data: str | bytes) -> None:
@@ -119,7 +119,12 @@ def _stages_inside(out_dir: Path) -> bool:
 def _try_lock(path: Path):
     """An open handle holding `path` exclusively, or None when another process holds it."""
     handle = open(path, "a+")  # noqa: SIM115 - returned to the caller, who keeps it open
-    if not _flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB, path.parent):
+    try:
+        held = _flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB, path.parent)
+    except BaseException:
+        handle.close()
+        raise
+    if not held:
         handle.close()
         return None
     return handle
@@ -160,8 +165,9 @@ def staged_folder(out_dir: str | Path, replace: bool = False) -> Iterator[Path]:
     inside = _stages_inside(out_dir)
     token = f"{os.getpid()}-{secrets.token_hex(4)}"
     stage, replaced, lock = _names(out_dir, token, out_dir if inside else out_dir.parent)
-    handle = _try_lock(lock)
+    handle = None
     try:
+        handle = _try_lock(lock)
         stage.mkdir()
         try:
             yield stage
@@ -201,7 +207,9 @@ def _publish(stage: Path, replaced: Path, out_dir: Path, replace: bool) -> None:
 def _publish_inside(stage: Path, replaced: Path, out_dir: Path, replace: bool) -> None:
     """Move the stage's files into `out_dir` itself, the completion marker last (a finished output there, with
     `replace`, loses its marker first, so no reader takes the mix for an output)."""
-    if replace:
+    if _entries(out_dir):  # checked again now: the folder may have changed during the run
+        if not (replace and is_complete(out_dir)):
+            raise AvedError(f"{out_dir}: was filled by someone else during the run; nothing was kept")
         (out_dir / COMPLETE).unlink(missing_ok=True)
         for old in _entries(out_dir):
             shutil.rmtree(old) if old.is_dir() else old.unlink()
@@ -216,15 +224,19 @@ def shard_lock(folder: str | Path, index: int, count: int) -> Iterator[None]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as stack:
-        mine = folder / f"{_LAYOUT}{count}"
-        _flock(stack.enter_context(open(mine, "a+")), fcntl.LOCK_SH, folder)
-        for other in folder.glob(f"{_LAYOUT}*"):
-            if other.name != mine.name:
-                probe = stack.enter_context(open(other, "a+"))
-                if not _flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB, folder):
-                    shards = other.name.removeprefix(_LAYOUT)
-                    raise AvedError(f"{folder}: in use by a run split into {shards} shards, not {count}")
-                fcntl.flock(probe, fcntl.LOCK_UN)
+        # One process at a time takes its layout's shared lock and probes the others, so two shards of one layout
+        # starting together never see each other's probe.
+        with open(folder / _LAYOUT_GUARD, "a+") as guard:
+            _flock(guard, fcntl.LOCK_EX, folder)
+            mine = folder / f"{_LAYOUT}{count}"
+            _flock(stack.enter_context(open(mine, "a+")), fcntl.LOCK_SH, folder)
+            for other in folder.glob(f"{_LAYOUT}*"):
+                if other.name == mine.name:
+                    continue
+                with open(other, "a+") as probe:
+                    if not _flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB, folder):
+                        shards = other.name.removeprefix(_LAYOUT)
+                        raise AvedError(f"{folder}: in use by a run split into {shards} shards, not {count}")
         stack.enter_context(folder_lock(folder, f".lock.{index}of{count}"))
         yield
 
@@ -246,12 +258,11 @@ def folder_lock(folder: str | Path, name: str = ".lock") -> Iterator[None]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name
-    handle = open(path, "a+")  # noqa: SIM115 - held open for the whole block
+    handle = _try_lock(path)
+    if handle is None:
+        holder = path.read_text().strip() or "another process"
+        raise AvedError(f"{folder}: in use by {holder}; wait for it to finish or pass another folder")
     try:
-        if not _flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB, folder):
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise AvedError(f"{folder}: in use by {holder}; wait for it to finish or pass another folder")
         handle.seek(0)
         handle.truncate()
         started = time.strftime("%Y-%m-%d %H:%M:%S")

@@ -16,11 +16,14 @@ def random_timestep(t_min: int, t_max: int, generator: torch.Generator) -> torch
 
 
 def annealed_timesteps(steps: int, t_min: int, t_max: int, generator: torch.Generator) -> torch.Tensor:
-    """t_k uniform in the k-th of `steps` equal strata of [t_min, t_max], from the top down: strictly decreasing
-    where the strata are at least one timestep wide."""
-    edges = torch.linspace(float(t_max), float(t_min), steps + 1, dtype=torch.float64)
+    """t_k uniform over the integers of the k-th of `steps` near-equal strata of {t_min, …, t_max}, from the top
+    down: strictly decreasing (needs steps ≤ t_max − t_min + 1, which `EditConfig.validate` checks). Stratum k holds
+    t_max − edges[k + 1] + 1 … t_max − edges[k]."""
+    span = t_max - t_min + 1
+    edges = torch.arange(steps + 1, dtype=torch.long) * span // steps
     u = torch.rand(steps, generator=generator, device=generator.device, dtype=torch.float64).cpu()
-    return (edges[:-1] + u * (edges[1:] - edges[:-1])).round().long()
+    sizes = edges[1:] - edges[:-1]
+    return t_max - edges[:-1] - (u * sizes).long().clamp(max=sizes - 1)
 
 
 def ddpm_step_weights(alphas_cumprod: torch.Tensor, timesteps: torch.Tensor) -> torch.Tensor:

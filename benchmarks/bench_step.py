@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import diffusers
+import numpy as np
 import torch
 from diffusers import (
     AudioLDM2Pipeline,
@@ -45,8 +46,9 @@ from transformers import (
 )
 
 from aved.codec import PreparedClip, encode_audio, encode_frames, prepare_clip, read_source
-from aved.config import MODES, EditConfig, apply_preset
+from aved.config import FAST_PRESET, MODES, EditConfig, apply_preset
 from aved.editor import Editor
+from aved.media.frames import sample_times
 from aved.priors import AudioLDM2Prior, DiffusionPrior, StableDiffusionPrior
 from aved.priors.load import load_audio_prior, load_video_prior, resolve_device
 from aved.priors.tiny import (
@@ -69,7 +71,7 @@ PROMPTS = ("a cat meowing", "a dog barking")
 DEFAULT_STEPS = {"tiny": 5, "full": 2, "toyworld": 12}
 TOY_CLIP = ROOT / "examples" / "toyworld.mp4"  # the README's edit, for --sizes toyworld
 TOY_PROMPTS = ("a red ball bouncing on grass", "a yellow bell bouncing on grass")
-CLIP_STEPS = (200, 25)  # the default schedule's steps and --fast's, for the per-clip figures
+CLIP_STEPS = (EditConfig().steps, FAST_PRESET["steps"])  # the default schedule's steps and --fast's, per clip
 FORWARD_REPEATS = {"tiny": 3, "toyworld": 5, "full": 1, "cuda": 10}  # timed forwards (median) after the counted one
 BACKWARD_FORWARDS = 1.0  # input-gradient backward ≈ one forward of matmul/conv work (weights are frozen)
 aten = torch.ops.aten
@@ -299,7 +301,7 @@ class StepClock:
     before that call in a step does matrix work. A step 0 slower than `limit_s` stops the run.
     """
 
-    def __init__(self, device: str, unets: list[torch.nn.Module], count: bool, limit_s: float):
+    def __init__(self, device: str, unets: list[torch.nn.Module], count: bool, limit_s: float, overhead: bool):
         self.device, self.limit_s, self.stamps = device, limit_s, []
         self.records: list[dict[str, float]] = []
         self.counter = flop_counter_mode() if count else None
@@ -308,8 +310,9 @@ class StepClock:
         # Wall time inside UNet calls, per step: what a step costs beyond them is the engine's overhead.
         self.unet_seconds: list[float] = [0.0]
         self._entered: float | None = None
-        self.timers = [unet.register_forward_pre_hook(self._enter) for unet in unets]
-        self.timers += [unet.register_forward_hook(self._leave) for unet in unets]
+        # Off by default: the synchronisation around every call would slow a launch-bound GPU step it measures.
+        self.timers = [unet.register_forward_pre_hook(self._enter) for unet in unets] if overhead else []
+        self.timers += [unet.register_forward_hook(self._leave) for unet in unets] if overhead else []
 
     def _enter(self, module: torch.nn.Module, args: tuple) -> None:
         synchronize(self.device)
@@ -384,8 +387,16 @@ class StepRun:
 
 
 def load_clip(config: EditConfig, size: str) -> PreparedClip:
-    """The example clip cut to the configured span (4 frames at 4 fps: one 2×2 grid); toyworld: the README's clip."""
-    return prepare_clip(read_source(TOY_CLIP if size == "toyworld" else CLIP, config.media), config.media)
+    """The example clip cut to the configured span (4 frames at 4 fps: one 2×2 grid), repeated end to end when the
+    span is longer than its 5 s (a 10 s clip is 10 grids); toyworld: the README's clip."""
+    clip = prepare_clip(read_source(TOY_CLIP if size == "toyworld" else CLIP, config.media), config.media)
+    wanted = len(sample_times(config.media.duration, config.media.fps))
+    if len(clip.frames) >= wanted:
+        return clip
+    repeats = -(-wanted // len(clip.frames))
+    frames = np.concatenate([clip.frames] * repeats)[:wanted]
+    audio = np.tile(clip.audio, repeats)[: round(wanted / clip.fps * clip.sample_rate)]
+    return PreparedClip(frames, clip.fps, audio, clip.sample_rate)
 
 
 def edit_config(mode: str, steps: int, size: str, duration: float = 1.0, fps: float = 4.0) -> EditConfig:
@@ -421,7 +432,7 @@ def run_editor(
     count, limit_s = not args.no_step_flops, args.max_step_seconds
     source = load_clip(config, size)
     device = str(video.device)
-    clock = StepClock(device, [video.unet, audio.unet], count, limit_s)
+    clock = StepClock(device, [video.unet, audio.unet], count, limit_s, args.overhead)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     gc.collect()
     reset_peak_memory(device)
@@ -596,6 +607,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fps", type=float, default=4.0, help="frames per second (4 per 2×2 grid)")
     parser.add_argument("--no-step-flops", action="store_true", help="do not count FLOPs during the warm-up step")
     parser.add_argument("--compile", action="store_true", help="torch.compile both UNets (as aved edit --compile)")
+    parser.add_argument(
+        "--overhead", action="store_true", help="also time every UNet call: the engine overhead (synchronises)"
+    )
     args = parser.parse_args(argv)
     args.sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     if not args.sizes or set(args.sizes) - set(DEFAULT_STEPS):
@@ -610,7 +624,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     device, dtype = resolve_device(args.device), getattr(torch, args.dtype)
     print(environment(device, args.dtype, args.mode))
-    frames = int(args.duration * args.fps + 1e-6)
+    frames = len(sample_times(args.duration, args.fps))
     grids = -(-frames // 4)
     print(
         f"clip: {CLIP.relative_to(ROOT)} → {frames} frames @ {args.fps:g} fps "

@@ -126,6 +126,7 @@ def build_inputs(work: Path) -> None:
     shutil.copy(TOY, work / "toy.mp4")
     odd_media.truncated_clip(work)
     odd_media.vfr_clip(work)
+    odd_media.slow_start_clip(work)
     odd_media.clip_with_audio(work / "quiet.mp4", 2.0, np.full(32000, 7e-11, np.float32))
     odd_media.clip_with_audio(work / "short.mp4", 0.0625, odd_media.tone(0.06))
     odd_media.clip_with_audio(work / "half.mp4", 1.0, odd_media.tone(1.0), fps=8.0)
@@ -209,6 +210,13 @@ def cases() -> list[Case]:
             ["reconstruct", "vfr.mp4", "-o", "v.mp4", "--model", "toyworld"],
             "ok",
             check=_duration("v.mp4", 2.0),
+        ),
+        Case(
+            false,
+            "a 2 s window on one held frame",
+            ["reconstruct", "slow_start.mp4", "-o", "s.mp4", "--model", "toyworld"],
+            "ok",
+            check=_duration("s.mp4", 2.0),
         ),
         Case(false, "silent soundtrack", [*EDIT, "quiet.mp4", "--out", "o"], "error", "silent", "o"),
         Case(

@@ -70,3 +70,9 @@ def vfr_clip(folder: Path) -> Path:
     """2 s: one frame held for the first second, then 30 fps."""
     stamps = [0] + [1000 + round(i * 1000 / 30) for i in range(30)]
     return write_stamped(folder / "vfr.mp4", noise_frames(len(stamps)), stamps, tone(2.0))
+
+
+def slow_start_clip(folder: Path) -> Path:
+    """4 s: the first frame held for 3 s, then 30 fps; a 2 s window from 0 holds one frame, on screen throughout."""
+    stamps = [0] + [3000 + round(i * 1000 / 30) for i in range(30)]
+    return write_stamped(folder / "slow_start.mp4", noise_frames(len(stamps)), stamps, tone(4.0))

@@ -205,7 +205,7 @@ def test_the_annealed_schedule_walks_down_in_time_at_its_step_sizes(video_prior,
     result = _run("aved", video_prior, audio_prior, steps=6, schedule="annealed", step_gain=2.0)
     t = result.history["t"]
     assert all(a > b for a, b in zip(t, t[1:], strict=False)), t
-    # the same draws, made by hand: one from the seed for the time stream, then the strata
+    # the editor's wiring: the state's schedule is what ran, at the sizes the schedule functions give
     editor = Editor(video_prior, audio_prior, _config("aved", steps=6, schedule="annealed", step_gain=2.0))
     state = editor.start(_source(None), torch.Generator().manual_seed(0))
     assert state.timesteps.tolist() == t

@@ -149,6 +149,14 @@ def test_the_streaming_reader_keeps_the_frames_the_whole_read_would_pick(start, 
     assert np.array_equal(streamed.frames, whole.frames) and np.array_equal(streamed.audio, whole.audio)
 
 
+def test_a_window_on_one_held_frame_lasts_the_window(tmp_path):
+    media = MediaConfig(fps=4, duration=2.0, frame_size=64)
+    clip = read_source(odd_media.slow_start_clip(tmp_path), media)
+    assert clip.duration == pytest.approx(2.0)  # by the timestamps, not 1 frame / the average rate
+    prepared = prepare_clip(clip, media)
+    assert len(prepared.frames) == 8 and all(np.array_equal(prepared.frames[0], f) for f in prepared.frames)
+
+
 def test_variable_frame_rate_is_judged_by_timestamps(vfr_clip, tmp_path, capsys):
     media = MediaConfig(fps=4, duration=2.0, frame_size=64)
     clip = read_clip(vfr_clip)
@@ -535,3 +543,14 @@ def test_the_working_folder_as_out_is_filled_in_place(tmp_path, monkeypatch):
         assert stage.parent == here
         (stage / "a.txt").write_text("x")
     assert Path.cwd() == here and folders.is_complete(here) and (here / "a.txt").is_file()
+
+
+def test_in_place_publishing_never_mixes_with_files_that_appeared_during_the_run(tmp_path, monkeypatch):
+    out = tmp_path / "mount"
+    out.mkdir()
+    monkeypatch.setattr(folders, "_stages_inside", lambda folder: True)
+    with pytest.raises(AvedError, match="filled by someone else"):
+        with folders.staged_folder(out) as stage:
+            (stage / "mine.txt").write_text("x")
+            (out / "theirs.txt").write_text("y")
+    assert sorted(p.name for p in out.iterdir()) == ["theirs.txt"]

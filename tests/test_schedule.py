@@ -14,13 +14,16 @@ def _scaled_linear_alphas(steps=1000, start=0.00085, end=0.012):
     return torch.cumprod(1 - betas, 0)
 
 
-def test_annealed_timesteps_fall_one_per_stratum_and_repeat_with_the_seed():
-    draws = [annealed_timesteps(25, 50, 950, torch.Generator().manual_seed(s)) for s in (0, 0, 1)]
-    t = draws[0]
-    assert torch.equal(draws[0], draws[1]) and not torch.equal(draws[0], draws[2])
-    assert (t[1:] < t[:-1]).all() and t.max() <= 950 and t.min() >= 50
-    edges = np.linspace(950, 50, 26)
-    assert all(edges[k + 1] - 0.5 <= int(t[k]) <= edges[k] + 0.5 for k in range(25))
+@pytest.mark.parametrize("steps, t_min, t_max", [(25, 50, 950), (7, 1, 7), (40, 10, 60)])
+def test_annealed_timesteps_fall_one_per_stratum_and_repeat_with_the_seed(steps, t_min, t_max):
+    draws = [annealed_timesteps(steps, t_min, t_max, torch.Generator().manual_seed(s)) for s in range(400)]
+    assert torch.equal(draws[0], annealed_timesteps(steps, t_min, t_max, torch.Generator().manual_seed(0)))
+    edges = np.linspace(t_max + 1, t_min, steps + 1)
+    for t in draws:  # strictly decreasing, in range, each in its own stratum, for every seed
+        assert (t[1:] < t[:-1]).all() and t.max() <= t_max and t.min() >= t_min
+        assert all(edges[k + 1] - 1 <= int(t[k]) <= edges[k] for k in range(steps))
+    if t_max - t_min + 1 > steps:
+        assert len({tuple(t.tolist()) for t in draws}) > 1
 
 
 def test_ddpm_step_weights_are_the_unrolled_ddpm_recursion():
@@ -42,3 +45,44 @@ def test_annealed_step_sizes_keep_the_mean_step_and_the_proportions():
     weights = torch.tensor([4.0, 2.0, 1.0, 1.0], dtype=torch.float64)
     sizes = annealed_step_sizes(0.5, 2.0, weights)
     assert np.mean(sizes) == pytest.approx(1.0) and sizes[0] == pytest.approx(4 * sizes[2])
+
+
+def test_the_annealed_schedule_is_refused_where_it_cannot_take_one_timestep_a_step():
+    from aved.config import EditConfig, apply_overrides
+    from aved.errors import AvedError
+
+    for values in ({"steps": 30, "t_min": 10, "t_max": 30}, {"t_min": 0}):
+        with pytest.raises(AvedError, match="annealed schedule needs"):
+            apply_overrides(EditConfig(), {"schedule": "annealed", "steps": 25, **values}).validate()
+
+
+def test_fast_sits_above_the_model_preset_and_below_explicit_flags(capsys):
+    import json
+
+    from cli_helpers import run_cli
+
+    argv = ["edit", "x.mp4", "--model", "toyworld", "--source", "a", "--target", "b", "--out", "o", "--dry-run"]
+    code, out, _ = run_cli(capsys, *argv, "--fast")
+    fast = json.loads(out)
+    assert code == 0 and (fast["steps"], fast["schedule"], fast["lr"]) == (25, "annealed", 1.0)
+    code, out, _ = run_cli(capsys, *argv, "--fast", "--steps", "12")
+    assert json.loads(out)["steps"] == 12 and json.loads(out)["schedule"] == "annealed"
+
+
+def test_a_compiler_failure_is_one_line_and_other_errors_pass_through(video_prior, monkeypatch):
+    import torch._dynamo
+
+    from aved.errors import AvedError
+
+    z = torch.zeros(1, 4, 8, 8)
+    cond = video_prior.encode_text(["a"])
+
+    def broken(*args, **kwargs):
+        raise torch._dynamo.exc.TorchDynamoException("no C compiler found")
+
+    monkeypatch.setattr(video_prior, "_denoiser", broken)
+    with pytest.raises(AvedError, match="torch.compile does not work here"):
+        video_prior.predict_noise(z, 500, cond)
+    monkeypatch.setattr(video_prior, "_denoiser", lambda *a, **k: (_ for _ in ()).throw(ValueError("shape")))
+    with pytest.raises(ValueError, match="shape"):
+        video_prior.predict_noise(z, 500, cond)

@@ -178,11 +178,9 @@ class DiffusionPrior(ABC):
             return self.unet(*args, **kwargs)
         try:
             return self._denoiser(*args, **kwargs)
-        except Exception as err:  # noqa: BLE001 - any compiler failure means: not available here
-            if isinstance(err, torch.OutOfMemoryError | KeyboardInterrupt):
-                raise
-            reason = " ".join(str(err).split())[:160] or type(err).__name__
-            raise AvedError(f"torch.compile does not work here ({reason}); run without --compile") from None
+        except torch._dynamo.exc.TorchDynamoException as err:  # the compiler failed (inductor errors are wrapped)
+            reason = " ".join(str(err).split()).split(". ")[0] or type(err).__name__
+            raise AvedError(f"torch.compile does not work here ({reason}); run without --compile") from err
 
     def predict_noise(self, z_t: torch.Tensor, t: torch.Tensor | int, cond: Condition) -> torch.Tensor:
         """ε̂(z_t, t, c) in float32, converting a v-prediction model's output to ε."""
