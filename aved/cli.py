@@ -294,12 +294,12 @@ def cmd_metrics(args: argparse.Namespace) -> None:
 
     from aved.folders import atomic_write, check_output_file
     from aved.media.clip import read_clip
-    from aved.metrics import Scorer
+    from aved.metrics import SOURCE_AUDIO_METRICS, Scorer
 
     default = Path(args.edited).with_name(Path(args.edited).stem + "_metrics.json")
     out = check_output_file(args.json or default, ".json")
     names = _metric_names(args.metrics)
-    source = read_clip(args.source, require_audio="lpaps" in names)
+    source = read_clip(args.source, require_audio=bool(set(names) & set(SOURCE_AUDIO_METRICS)))
     edited = read_clip(args.edited, require_audio=True)
     categories = [c.strip() for c in args.categories.split(",")] if args.categories else None
     scores = Scorer(names, _metric_models(args)).score(

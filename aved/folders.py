@@ -175,7 +175,10 @@ def staged_folder(out_dir: str | Path, replace: bool = False) -> Iterator[Path]:
             (stage / COMPLETE).write_text(json.dumps(marker, indent=2) + "\n")
         except OSError as err:
             raise AvedError(f"{out_dir}: cannot write the outputs ({err.strerror or err}); nothing was kept") from err
-        (_publish_inside if inside else _publish)(stage, replaced, out_dir, replace)
+        if inside:
+            _publish_inside(stage, out_dir, replace)
+        else:
+            _publish(stage, replaced, out_dir, replace)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
         lock.unlink(missing_ok=True)
@@ -204,7 +207,7 @@ def _publish(stage: Path, replaced: Path, out_dir: Path, replace: bool) -> None:
         shutil.rmtree(replaced, ignore_errors=True)
 
 
-def _publish_inside(stage: Path, replaced: Path, out_dir: Path, replace: bool) -> None:
+def _publish_inside(stage: Path, out_dir: Path, replace: bool) -> None:
     """Move the stage's files into `out_dir` itself, the completion marker last (a finished output there, with
     `replace`, loses its marker first, so no reader takes the mix for an output)."""
     if _entries(out_dir):  # checked again now: the folder may have changed during the run

@@ -34,7 +34,6 @@ from aved.bench.sweep import apply_setting, expand_sweep, setting_name
 from aved.config import EditConfig
 from aved.editor import EditResult
 from aved.errors import AvedError
-from aved.folders import atomic_write
 from aved.media.clip import Clip
 from aved.outputs import package_versions, write_edit_outputs
 from aved.priors.load import load_audio_prior, load_video_prior
@@ -165,9 +164,9 @@ def claim_out_dir(out_dir: Path, document: dict[str, Any], manifest: Path) -> No
             raise AvedError(f"{out_dir}: holds a run with another config ({difference}); pass a fresh --out folder")
     else:
         # Every process may get here at once; each writes the same document atomically, so any one of them wins.
-        atomic_write(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        folders.atomic_write(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     # The copy gives merge_results and the report the clip order and categories, wherever the manifest moves.
-    atomic_write(out_dir / MANIFEST_COPY, manifest.read_bytes())
+    folders.atomic_write(out_dir / MANIFEST_COPY, manifest.read_bytes())
 
 
 # ----------------------------------------------------------------------------------------- one clip

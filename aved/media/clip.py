@@ -363,7 +363,7 @@ class _FramePicker:
         self.frames: list[np.ndarray] = []
         self.times: list[float] = []
         self.decoded = 0
-        self.previous: tuple[av.VideoFrame, float] | None = None
+        self.previous: av.VideoFrame | None = None
         self.previous_image: np.ndarray | None = None
 
     def _image(self, frame: av.VideoFrame) -> np.ndarray:
@@ -372,7 +372,7 @@ class _FramePicker:
 
     def _emit_previous(self) -> None:
         if self.previous_image is None:
-            self.previous_image = self._image(self.previous[0])
+            self.previous_image = self._image(self.previous)
         self.frames.append(self.previous_image)
         self.times.append(len(self.times) / self.fps)
 
@@ -385,7 +385,7 @@ class _FramePicker:
         # The previous frame is on screen at every wanted time before this one starts (`nearest_frames`' rule).
         while self.previous is not None and len(self.times) / self.fps < t - NEAREST_TOLERANCE:
             self._emit_previous()
-        self.previous, self.previous_image = (frame, t), None
+        self.previous, self.previous_image = frame, None
 
     def finish(self, length: float) -> tuple[np.ndarray, np.ndarray]:
         if self.fps is not None:

@@ -54,6 +54,7 @@ __all__ = [
 
 METRICS = ("av_align", "clip_t", "clap", "dino", "lpaps", "obj_v", "obj_a")
 PAIRED_METRICS = ("dino", "lpaps")  # the metrics that compare the edit with its source
+SOURCE_AUDIO_METRICS = ("lpaps",)  # the metrics that read the source's sound as well as the edit's
 _NEEDS = {"clip_t": "clip", "obj_v": "clip", "clap": "clap", "lpaps": "clap", "obj_a": "clap", "dino": "dino"}
 
 

@@ -26,7 +26,6 @@ from aved.bench.results import append_record, read_records
 from aved.codec import PreparedClip, prepare_clip, reconstruct
 from aved.config import EditConfig, MelConfig, apply_overrides
 from aved.errors import AvedError
-from aved.folders import atomic_write
 from aved.media.clip import write_clip
 from aved.media.mel import waveform_to_mel
 from aved.metrics.av_align import av_align
@@ -193,7 +192,7 @@ def claim_folder(out_dir: Path, settings: dict[str, Any]) -> None:
                 f"{out_dir}: holds a toyworld bench run with other settings (see {SETTINGS}); use another --out"
             )
         return
-    atomic_write(path, json.dumps(settings, indent=2) + "\n")
+    folders.atomic_write(path, json.dumps(settings, indent=2) + "\n")
 
 
 def run_bench(
@@ -520,7 +519,7 @@ def write_bench_report(out_dir: str | Path) -> list[Path]:
         paths["paired.csv"] = paired_csv
     written = []
     for name, text in paths.items():
-        atomic_write(out_dir / name, text)
+        folders.atomic_write(out_dir / name, text)
         written.append(out_dir / name)
     plot_summary(records, out_dir / "summary.png")
     return [*written, out_dir / "summary.png"]
