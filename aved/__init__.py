@@ -17,7 +17,7 @@ def __getattr__(name: str):
 
         return EditConfig
     if name == "EditResult":
-        from aved.editor import EditResult
+        from aved.result import EditResult
 
         return EditResult
     raise AttributeError(f"module 'aved' has no attribute {name!r}")

@@ -3,23 +3,73 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
+import logging
 import signal
 import sys
 import threading
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
-from aved.config import DTYPES, RELEVANCE_METHODS
+from aved.config import DTYPES, FAST_PRESET, MODEL_PRESETS, RELEVANCE_METHODS, EditConfig
 from aved.errors import AvedError, AvedWarning, RunFailed
+from aved.modes import MODES
 
 _PYTHON_SHOWWARNING = warnings.showwarning
+log = logging.getLogger("aved.cli")
+
+# Every option that sets a config field, by its argparse dest: the one map from flags to dotted config keys. Each
+# subcommand's options are the ones it declares; resolve_config reads those of them this table names.
+CONFIG_OPTIONS: dict[str, str] = {
+    "source": "prompts.source",
+    "target": "prompts.target",
+    "video_source": "prompts.video_source",
+    "video_target": "prompts.video_target",
+    "audio_source": "prompts.audio_source",
+    "audio_target": "prompts.audio_target",
+    "mode": "mode",
+    "steps": "steps",
+    "seed": "seed",
+    "tau_video": "relevance.tau_video",
+    "tau_audio": "relevance.tau_audio",
+    "relevance": "relevance.method",
+    "fps": "media.fps",
+    "grid": "media.grid",
+    "frame_size": "media.frame_size",
+    "start": "media.start",
+    "duration": "media.duration",
+    "video_model": "model.video",
+    "audio_model": "model.audio",
+    "device": "model.device",
+    "dtype": "model.dtype",
+    "compile": "model.compile",
+}
+
+
+def package_version() -> str:
+    """The installed distribution's version (aved.__version__ when run from a tree that is not installed)."""
+    try:
+        return version("aved")
+    except PackageNotFoundError:
+        from aved import __version__
+
+        return __version__
 
 
 def cmd_info(args: argparse.Namespace) -> None:
     from aved.media.clip import probe_clip
 
-    for line in probe_clip(args.clip).lines():
+    info = probe_clip(args.clip)
+    if args.json:
+        print(json.dumps(dataclasses.asdict(info), indent=2, ensure_ascii=False))
+        return
+    for line in info.lines():
         print(line)
 
 
@@ -28,21 +78,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     from aved.folders import check_output_file
     from aved.media.clip import write_clip
 
-    config = resolve_config(
-        args,
-        {
-            "media.fps": args.fps,
-            "media.duration": args.duration,
-            "media.frame_size": args.frame_size,
-            "media.grid": args.grid,
-            "media.start": args.start,
-            "model.video": args.video_model,
-            "model.audio": args.audio_model,
-            "model.device": args.device,
-            "model.dtype": args.dtype,
-            "model.compile": args.compile,
-        },
-    )
+    config = resolve_config(args)
     media, model = config.media, config.model
     out = check_output_file(args.output, ".mp4")
     source = prepare_clip(read_source(args.clip, media), media)
@@ -50,7 +86,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
 
     video, audio = load_video_prior(model), load_audio_prior(model)
     started = time.perf_counter()
-    result = reconstruct(source, video, audio, media)
+    result = reconstruct(source, video, audio, media, progress=_progress(args))
     out.parent.mkdir(parents=True, exist_ok=True)
     write_clip(out, result.frames, result.fps, result.audio, result.sample_rate)
     print(
@@ -59,55 +95,35 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     )
 
 
-def resolve_config(args: argparse.Namespace, flags: dict):
-    """defaults < --model preset < --fast < --config FILE < explicit flags (not None) < --set key=value, validated."""
-    from aved.config import FAST_PRESET, EditConfig, apply_overrides, apply_preset, load_config_file, parse_set
+def config_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The config fields the command line set: every CONFIG_OPTIONS option this subcommand has and was given."""
+    values = {key: getattr(args, dest, None) for dest, key in CONFIG_OPTIONS.items()}
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def resolve_config(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> EditConfig:
+    """defaults < --model preset < --fast < --config FILE < explicit flags (config_flags, then `extra`) <
+    --set key=value, validated."""
+    from aved.config import apply_overrides, apply_preset, load_config_file, parse_set
 
     config = apply_preset(EditConfig(), getattr(args, "model", None))
     if getattr(args, "fast", False):
         apply_overrides(config, FAST_PRESET)
     if getattr(args, "config", None):
         apply_overrides(config, load_config_file(args.config))
-    apply_overrides(config, {k: v for k, v in flags.items() if v is not None})
+    apply_overrides(config, config_flags(args))
+    apply_overrides(config, {k: v for k, v in (extra or {}).items() if v is not None})
     apply_overrides(config, parse_set(getattr(args, "set", None) or []))
     return config.validate()
 
 
-def edit_config_from_args(args: argparse.Namespace):
-    """The edit's config from `aved edit`'s options."""
-    return resolve_config(
-        args,
-        {
-            "prompts.source": args.source,
-            "prompts.target": args.target,
-            "prompts.video_source": args.video_source,
-            "prompts.video_target": args.video_target,
-            "prompts.audio_source": args.audio_source,
-            "prompts.audio_target": args.audio_target,
-            "mode": args.mode,
-            "steps": args.steps,
-            "seed": args.seed,
-            "relevance.tau_video": args.tau_video,
-            "relevance.tau_audio": args.tau_audio,
-            "relevance.method": args.relevance,
-            "media.grid": args.grid,
-            "media.fps": args.fps,
-            "media.frame_size": args.frame_size,
-            "media.start": args.start,
-            "media.duration": args.duration,
-            "model.video": args.video_model,
-            "model.audio": args.audio_model,
-            "model.dtype": args.dtype,
-            "model.compile": args.compile,
-            "model.device": args.device,
-        },
-    )
+def _progress(args: argparse.Namespace) -> bool:
+    """Whether the library may show its progress bars (it still hides them where stderr is not a terminal)."""
+    return not getattr(args, "quiet", False)
 
 
 def cmd_edit(args: argparse.Namespace) -> None:
-    import json
-
-    config = edit_config_from_args(args)
+    config = resolve_config(args)
     if args.dry_run:
         print(json.dumps(config.to_dict(), indent=2, ensure_ascii=False))
         return
@@ -117,7 +133,7 @@ def cmd_edit(args: argparse.Namespace) -> None:
 
     check_output_folder(args.out, replace=args.overwrite)
     started = time.perf_counter()
-    result = edit(args.clip, config=config)
+    result = edit(args.clip, config=config, progress=_progress(args))
     seconds = time.perf_counter() - started
     run = {"clip": str(args.clip), "seconds": round(seconds, 2), "frames": len(result.frames), "fps": result.fps}
     written = write_edit_outputs(result, config, args.out, run, replace=args.overwrite)
@@ -130,20 +146,11 @@ def cmd_edit(args: argparse.Namespace) -> None:
 def cmd_bench_run(args: argparse.Namespace) -> None:
     from aved.bench.run import run_command
 
-    modes = [m.strip() for m in (args.mode or "").split(",") if m.strip()]
+    modes = [m.strip() for m in (args.modes or "").split(",") if m.strip()]
     sweeps = list(args.sweep or [])
     if len(modes) > 1:
         sweeps.insert(0, "mode=" + ",".join(modes))  # several modes are a sweep over the mode
-    flags = {
-        "mode": modes[0] if len(modes) == 1 else None,
-        "steps": args.steps,
-        "model.video": args.video_model,
-        "model.audio": args.audio_model,
-        "model.device": args.device,
-        "model.dtype": args.dtype,
-        "model.compile": args.compile,
-    }
-    config = resolve_config(args, flags)
+    config = resolve_config(args, {"mode": modes[0] if len(modes) == 1 else None})
     summaries = run_command(
         args.manifest,
         args.videos,
@@ -152,6 +159,7 @@ def cmd_bench_run(args: argparse.Namespace) -> None:
         metrics=_metric_names(args.metrics),
         metric_models=_metric_models(args),
         sweeps=sweeps,
+        progress=_progress(args),
     )
     for summary in summaries:
         print(
@@ -178,7 +186,7 @@ def cmd_toyworld_export(args: argparse.Namespace) -> None:
     from aved.toyworld.tasks import task_set
 
     tasks = task_set(seed=args.seed, count=args.tasks)
-    manifest = export_tasks(tasks, args.out)
+    manifest = export_tasks(tasks, args.out, progress=_progress(args))
     print(f"wrote {len(tasks)} tasks to {args.out}: {manifest.name}, videos/ (sources), targets/ (ground truth)")
 
 
@@ -201,10 +209,10 @@ def cmd_toyworld_train(args: argparse.Namespace) -> None:
             if trained["seed"] != cfg.seed:
                 raise AvedError(f"{document}: the priors were trained with --seed {trained['seed']}, not {cfg.seed}")
             cfg.clips = trained["clips"]
-        result = train_vocoder_only(str(audio_dir), cfg)
+        result = train_vocoder_only(str(audio_dir), cfg, progress=_progress(args))
     else:
-        result = train_priors(cfg)
-    print("scoring the sound decoders on the bench's ground truths …")
+        result = train_priors(cfg, progress=_progress(args))
+    log.info("scoring the sound decoders on the bench's ground truths …")
     figures = decoder_figures(AudioLDM2Prior(result.audio, "toyworld-audio"), media_config())
     for name, scores in figures.items():
         print(f"  {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
@@ -217,27 +225,25 @@ def cmd_toyworld_train(args: argparse.Namespace) -> None:
 
 
 def cmd_toyworld_bench(args: argparse.Namespace) -> None:
-    from aved.toyworld.bench import DEFAULT_ROWS, run_bench, write_bench_report
+    from aved.toyworld.bench import DEFAULT_ROWS, run_bench
+    from aved.toyworld.report import write_bench_report
 
     modes = [m.strip() for m in (args.modes or ",".join(DEFAULT_ROWS)).split(",") if m.strip()]
-    config = resolve_config(
-        args,
-        {
-            "steps": args.steps,
-            "seed": args.seed,
-            "model.video": args.video_model,
-            "model.audio": args.audio_model,
-            "model.device": args.device,
-            "model.dtype": args.dtype,
-            "model.compile": args.compile,
-        },
-    )
+    config = resolve_config(args)
     shard = _parse_shard(args.shard)
-    run_bench(args.out, config, modes, count=args.tasks, task_seed=args.task_seed, shard=shard)
+    summary = run_bench(
+        args.out, config, modes, count=args.tasks, task_seed=args.task_seed, shard=shard, progress=_progress(args)
+    )
+    if summary.failed:
+        for error in summary.errors[:5]:
+            print(f"  {error}")
+        raise RunFailed(
+            f"{summary.failed} rows failed in {args.out} (errors in its results files; a rerun redoes only them)"
+        )
     if shard[1] == 1:
-        written = write_bench_report(args.out)
-        print((Path(args.out) / "table.md").read_text().split("\n\n![")[0])
-        print(f"wrote {', '.join(p.name for p in written)} to {args.out}")
+        report = write_bench_report(args.out)
+        print(report.table)
+        print(f"wrote {', '.join(p.name for p in report.paths)} to {args.out}")
 
 
 def _parse_shard(text: str | None) -> tuple[int, int]:
@@ -255,9 +261,42 @@ def _parse_shard(text: str | None) -> tuple[int, int]:
 
 
 def cmd_toyworld_report(args: argparse.Namespace) -> None:
-    from aved.toyworld.bench import write_bench_report
+    from aved.toyworld.report import write_bench_report
 
-    for path in write_bench_report(args.out):
+    for path in write_bench_report(args.out).paths:
+        print(f"wrote {path}")
+
+
+def cmd_ui(args: argparse.Namespace) -> None:
+    from aved.folders import check_folder_path
+    from aved.ui.app import UiSettings, launch, toyworld_examples
+
+    examples = toyworld_examples() if getattr(args, "model", None) == "toyworld" else []
+    settings = UiSettings(resolve_config(args), check_folder_path(args.out), examples)
+    launch(settings, args.host, args.port)
+
+
+def cmd_study_create(args: argparse.Namespace) -> None:
+    from aved.study import create_study
+
+    questions = [q.strip() for q in args.questions.split(",") if q.strip()]
+    summary = create_study(args.db, args.runs, questions, args.repeat_every, args.seed)
+    print("\n".join(summary.lines()))
+
+
+def cmd_study_serve(args: argparse.Namespace) -> None:
+    from aved.study import serve
+
+    serve(args.db, args.host, args.port, on_ready=lambda url: print(f"aved study: rating at {url}", flush=True))
+
+
+def cmd_study_report(args: argparse.Namespace) -> None:
+    from aved.study import study_report, write_study_report
+
+    out = Path(args.out) if args.out else Path(args.db).with_name(f"{Path(args.db).stem}_report")
+    paths = write_study_report(args.db, out)
+    print(study_report(args.db)[0])
+    for path in paths:
         print(f"wrote {path}")
 
 
@@ -290,14 +329,12 @@ def _metric_names(text: str | None) -> list[str]:
 
 
 def cmd_metrics(args: argparse.Namespace) -> None:
-    import json
-
     from aved.folders import atomic_write, check_output_file
     from aved.media.clip import read_clip
     from aved.metrics import SOURCE_AUDIO_METRICS, Scorer
 
     default = Path(args.edited).with_name(Path(args.edited).stem + "_metrics.json")
-    out = check_output_file(args.json or default, ".json")
+    out = check_output_file(args.out or default, ".json")
     names = _metric_names(args.metrics)
     source = read_clip(args.source, require_audio=bool(set(names) & set(SOURCE_AUDIO_METRICS)))
     edited = read_clip(args.edited, require_audio=True)
@@ -305,9 +342,6 @@ def cmd_metrics(args: argparse.Namespace) -> None:
     scores = Scorer(names, _metric_models(args)).score(
         source, edited, args.source_prompt, args.target_prompt, categories, args.target_category
     )
-    width = max(len(name) for name in scores)
-    for name, value in scores.items():
-        print(f"{name:<{width}}  {value:.4f}")
     document = {
         "source": str(args.source),
         "edited": str(args.edited),
@@ -315,41 +349,107 @@ def cmd_metrics(args: argparse.Namespace) -> None:
         "target_prompt": args.target_prompt,
         "metrics": scores,
     }
-    atomic_write(out, json.dumps(document, indent=2) + "\n")
+    text = json.dumps(document, indent=2) + "\n"
+    atomic_write(out, text)
+    if args.json:  # stdout holds the document alone, for a pipe
+        sys.stdout.write(text)
+        log.info(f"wrote {out}")
+        return
+    width = max(len(name) for name in scores)
+    for name, value in scores.items():
+        print(f"{name:<{width}}  {value:.4f}")
     print(f"wrote {out}")
+
+
+def _field_default(key: str) -> Any:
+    value: Any = EditConfig()
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str) and Path(value).is_absolute():
+        return "its own folder"
+    return str(value)
+
+
+def _default(key: str) -> str:
+    """The config field's default, from EditConfig, and each preset that changes it: 'default 10; --model
+    toyworld: 2'. Help texts say this instead of a number of their own, so they cannot contradict a preset."""
+    value = _field_default(key)
+    notes = [f"default {_shown(value)}"]
+    presets = [(f"--model {name}", preset) for name, preset in MODEL_PRESETS.items()] + [("--fast", FAST_PRESET)]
+    notes += [f"{flag}: {_shown(p[key])}" for flag, p in presets if key in p and p[key] != value]
+    return "; ".join(notes)
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", help="a preset naming both priors and their media settings: toyworld (the shipped CPU models)"
     )
-    parser.add_argument("--video-model", help="SD 1.x/2.x hub id or diffusers folder")
-    parser.add_argument("--audio-model", help="AudioLDM2 hub id or diffusers folder")
-    parser.add_argument("--device", help="auto (default: cuda if present), cpu, cuda, cuda:1, …")
-    parser.add_argument("--dtype", choices=DTYPES, help="model precision (default float32)")
+    parser.add_argument("--video-model", help=f"SD 1.x/2.x hub id or diffusers folder ({_default('model.video')})")
+    parser.add_argument("--audio-model", help=f"AudioLDM2 hub id or diffusers folder ({_default('model.audio')})")
+    parser.add_argument(
+        "--device", help=f"auto (cuda if present, else cpu), cpu, cuda, cuda:1, … ({_default('model.device')})"
+    )
+    parser.add_argument("--dtype", choices=DTYPES, help=f"model precision ({_default('model.dtype')})")
     parser.add_argument(
         "--compile", action="store_true", default=None, help="torch.compile the UNet calls (pays on a GPU)"
     )
 
 
 def _add_fast_option(parser: argparse.ArgumentParser) -> None:
+    steps, schedule = FAST_PRESET["steps"], FAST_PRESET["schedule"]
     parser.add_argument(
-        "--fast", action="store_true", help="the short schedule: 25 annealed steps instead of 200 random ones"
+        "--fast",
+        action="store_true",
+        help=f"the short schedule: {steps} {schedule} steps instead of {_field_default('steps')} "
+        f"{_field_default('schedule')} ones",
     )
 
 
+def _add_steps_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--steps", type=int, help=f"optimisation steps ({_default('steps')})")
+
+
 def _add_media_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--fps", type=float, help="frames sampled per second (default 4)")
-    parser.add_argument("--grid", type=int, help="n: frames packed n×n per grid image (default 2)")
-    parser.add_argument("--frame-size", type=int, help="side of each square frame in px (default 256)")
-    parser.add_argument("--start", type=float, help="start of the window in s (default 0)")
-    parser.add_argument("--duration", type=float, help="longest window in s (default 10)")
+    parser.add_argument("--fps", type=float, help=f"frames sampled per second ({_default('media.fps')})")
+    parser.add_argument("--grid", type=int, help=f"n: frames packed n×n per grid image ({_default('media.grid')})")
+    parser.add_argument(
+        "--frame-size", type=int, help=f"side of each square frame in px ({_default('media.frame_size')})"
+    )
+    parser.add_argument("--start", type=float, help=f"start of the window in s ({_default('media.start')})")
+    parser.add_argument("--duration", type=float, help=f"longest window in s ({_default('media.duration')})")
 
 
 def _add_metric_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clip-model", help="CLIP hub id or folder (default openai/clip-vit-large-patch14)")
     parser.add_argument("--clap-model", help="CLAP hub id or folder (default laion/clap-htsat-unfused)")
     parser.add_argument("--dino-model", help="DINO hub id or folder (default facebook/dino-vitb16)")
+
+
+def _add_verbosity_options(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    """-q/--quiet and -v/--verbose, on `aved` itself and on every subcommand (`aved -q edit …` = `aved edit -q …`):
+    a subcommand's copy has no default of its own, so it does not undo the one given before the subcommand."""
+    default = False if top else argparse.SUPPRESS
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default,
+        help="only errors on stderr: no warnings, log lines or progress bars (results still go to stdout)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="also the model libraries' warnings, info logs and progress bars (loading, downloads)",
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -363,22 +463,32 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _command(sub, name: str, **kwargs) -> argparse.ArgumentParser:
+    """A subcommand's parser, with the verbosity options."""
+    parser = sub.add_parser(name, **kwargs)
+    _add_verbosity_options(parser)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aved", description="Zero-shot audio-visual editing from text.")
+    parser.add_argument("--version", action="version", version=f"aved {package_version()}")
+    _add_verbosity_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    info = sub.add_parser("info", help="describe a clip's streams")
+    info = _command(sub, "info", help="describe a clip's streams")
     info.add_argument("clip")
+    info.add_argument("--json", action="store_true", help="print one JSON object (every field) instead of lines")
     info.set_defaults(run=cmd_info)
 
-    rec = sub.add_parser("reconstruct", help="encode a clip through both priors' VAEs and decode it again")
+    rec = _command(sub, "reconstruct", help="encode a clip through both priors' VAEs and decode it again")
     rec.add_argument("clip")
     rec.add_argument("-o", "--output", required=True, help="output .mp4")
     _add_media_options(rec)
     _add_model_options(rec)
     rec.set_defaults(run=cmd_reconstruct)
 
-    ed = sub.add_parser("edit", help="edit a clip's frames and sound from a source to a target prompt")
+    ed = _command(sub, "edit", help="edit a clip's frames and sound from a source to a target prompt")
     ed.add_argument("clip")
     ed.add_argument("--source", help="what the clip shows and sounds like now, e.g. 'a cat meowing'")
     ed.add_argument("--target", help="what it should become, e.g. 'a dog barking'")
@@ -387,16 +497,27 @@ def build_parser() -> argparse.ArgumentParser:
     for modality in ("video", "audio"):
         for side in ("source", "target"):
             ed.add_argument(f"--{modality}-{side}", help=f"{side} prompt for the {modality} prior only")
-    ed.add_argument("--mode", help="aved (default), independent, video-only, audio-only, dds, sdedit, random-relevance")
-    ed.add_argument("--steps", type=int, help="optimisation steps (default 200)")
+    ed.add_argument(
+        "--mode",
+        help=f"{', '.join(MODES)} ({_default('mode')})",
+    )
+    _add_steps_option(ed)
     _add_fast_option(ed)
-    ed.add_argument("--seed", type=int, help="seed of every random draw (default 0)")
-    ed.add_argument("--tau-video", type=float, help="relevance threshold for frames (default 0.5; see relevance)")
-    ed.add_argument("--tau-audio", type=float, help="relevance threshold for sound (default 0.5; see relevance)")
+    ed.add_argument("--seed", type=int, help=f"seed of every random draw ({_default('seed')})")
+    ed.add_argument(
+        "--tau-video",
+        type=float,
+        help=f"relevance threshold for frames ({_default('relevance.tau_video')}; see --relevance)",
+    )
+    ed.add_argument(
+        "--tau-audio",
+        type=float,
+        help=f"relevance threshold for sound ({_default('relevance.tau_audio')}; see --relevance)",
+    )
     ed.add_argument(
         "--relevance",
         choices=RELEVANCE_METHODS,
-        help="delta (default: from |δ|, fully relevant from τ of its max) or S > τ",
+        help=f"delta: from |δ|, fully relevant from τ of its max; fixed/otsu: S > τ ({_default('relevance.method')})",
     )
     _add_media_options(ed)
     _add_model_options(ed)
@@ -405,7 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     ed.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     ed.set_defaults(run=cmd_edit)
 
-    met = sub.add_parser("metrics", help="score an edit: AV-Align, CLIP-T, CLAP, DINO, LPAPS, Obj-V/Obj-A")
+    met = _command(sub, "metrics", help="score an edit: AV-Align, CLIP-T, CLAP, DINO, LPAPS, Obj-V/Obj-A")
     met.add_argument("source", help="the source clip")
     met.add_argument("edited", help="the edited clip")
     met.add_argument("--source-prompt", required=True)
@@ -414,18 +535,25 @@ def build_parser() -> argparse.ArgumentParser:
     met.add_argument("--categories", help="comma-separated category names, for obj_v / obj_a")
     met.add_argument("--target-category", help="the category the edit should show and sound like")
     _add_metric_model_options(met)
-    met.add_argument("--device", help="auto (default), cpu, cuda, …")
-    met.add_argument("--json", help="where to write the scores (default: EDITED's folder, <name>_metrics.json)")
+    met.add_argument("--device", help="auto (default: cuda if present), cpu, cuda, …")
+    met.add_argument(
+        "--out", metavar="PATH", help="where to write the scores (default: EDITED's folder, <name>_metrics.json)"
+    )
+    met.add_argument(
+        "--json", action="store_true", help="print the scores document (as written to --out) instead of the table"
+    )
     met.set_defaults(run=cmd_metrics)
 
-    bench = sub.add_parser("bench", help="AvED-Bench: run a manifest (resumable, shardable), report results")
+    bench = _command(sub, "bench", help="AvED-Bench: run a manifest (resumable, shardable), report results")
     bench_sub = bench.add_subparsers(dest="bench_command", required=True, metavar="ACTION")
-    brun = bench_sub.add_parser("run", help="edit and score every clip of a manifest; resumes where it stopped")
+    brun = _command(bench_sub, "run", help="edit and score every clip of a manifest; resumes where it stopped")
     brun.add_argument("manifest", help="CSV with columns name, src, trg, src_category, trg_category")
     brun.add_argument("--videos", required=True, help="folder holding <name>.mp4 for every manifest row")
     brun.add_argument("--out", required=True, help="results folder (one per config; a rerun resumes)")
-    brun.add_argument("--mode", help="one mode, or several comma-separated (a sweep over modes)")
-    brun.add_argument("--steps", type=int, help="optimisation steps (default 200)")
+    brun.add_argument(
+        "--mode", dest="modes", help=f"one mode, or several comma-separated: a sweep over modes ({_default('mode')})"
+    )
+    _add_steps_option(brun)
     _add_fast_option(brun)
     brun.add_argument("--sweep", action="append", metavar="KEY=V1,V2", help="grid over a config field (repeatable)")
     brun.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config field")
@@ -434,47 +562,86 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(brun)
     _add_metric_model_options(brun)
     brun.set_defaults(run=cmd_bench_run)
-    brep = bench_sub.add_parser("report", help="tables (markdown, CSV) and plots from result folders")
+    brep = _command(bench_sub, "report", help="tables (markdown, CSV) and plots from result folders")
     brep.add_argument("results", nargs="+", help="result folders (a sweep's parent stands for its settings)")
     brep.add_argument("--out", help="report folder, or a .md file (default: <results>/report)")
     brep.set_defaults(run=cmd_bench_report)
 
-    toy = sub.add_parser("toyworld", help="the synthetic ToyWorld: edit tasks with ground truth")
+    toy = _command(sub, "toyworld", help="the synthetic ToyWorld: edit tasks with ground truth")
     toy_sub = toy.add_subparsers(dest="toyworld_command", required=True, metavar="ACTION")
-    export = toy_sub.add_parser("export", help="render the task set as an AvED-Bench folder (for aved bench run)")
+    export = _command(toy_sub, "export", help="render the task set as an AvED-Bench folder (for aved bench run)")
     export.add_argument("out", help="folder for manifest.csv, videos/ and targets/")
-    export.add_argument("--tasks", type=int, default=110, help="number of tasks (default 110)")
-    export.add_argument("--seed", type=int, default=0, help="seed of the task set (default 0)")
+    export.add_argument("--tasks", type=int, default=110, help="number of tasks (default %(default)s)")
+    export.add_argument("--seed", type=int, default=0, help="seed of the task set (default %(default)s)")
     export.set_defaults(run=cmd_toyworld_export)
-    train = toy_sub.add_parser("train", help="train the two ToyWorld priors (seeded; under an hour on 2 CPU cores)")
+    train = _command(toy_sub, "train", help="train the two ToyWorld priors (seeded; under an hour on 2 CPU cores)")
     train.add_argument("--out", required=True, help="folder for video/, audio/ and MODEL_CARD.md (replaced whole)")
-    train.add_argument("--seed", type=int, default=0, help="seed of data, initialisation and batches (default 0)")
+    train.add_argument(
+        "--seed", type=int, default=0, help="seed of data, initialisation and batches (default %(default)s)"
+    )
     train.add_argument(
         "--only",
         choices=["vocoder"],
         help="retrain only this part in the --out folder, leaving the VAEs, UNets and text encoders bit for bit",
     )
     train.set_defaults(run=cmd_toyworld_train)
-    tbench = toy_sub.add_parser(
-        "bench", help="every mode on every task, scored against the ground truth (resumable; table + plots)"
+    tbench = _command(
+        toy_sub, "bench", help="every mode on every task, scored against the ground truth (resumable; table + plots)"
     )
     tbench.add_argument("--out", required=True, help="results folder; a rerun resumes where it stopped")
     tbench.add_argument("--modes", help="comma-separated rows (default: every mode, and the ablation aved-no-pres)")
-    tbench.add_argument("--tasks", type=int, default=110, help="first N tasks of the seeded task set (default 110)")
-    tbench.add_argument("--task-seed", type=int, default=0, help="seed of the task set: fresh tasks (default 0)")
-    tbench.add_argument("--steps", type=int, help="optimisation steps (default 200)")
+    tbench.add_argument(
+        "--tasks", type=int, default=110, help="first N tasks of the seeded task set (default %(default)s)"
+    )
+    tbench.add_argument(
+        "--task-seed", type=int, default=0, help="seed of the task set: fresh tasks (default %(default)s)"
+    )
+    _add_steps_option(tbench)
     _add_fast_option(tbench)
-    tbench.add_argument("--seed", type=int, help="edit seed (default 0)")
+    tbench.add_argument("--seed", type=int, help=f"edit seed ({_default('seed')})")
     tbench.add_argument("--shard", help="I/N: run every N-th task from the I-th (parallel processes); report after")
     tbench.add_argument("--set", action="append", metavar="KEY=VALUE", help="any config field")
     _add_model_options(tbench)
     tbench.set_defaults(run=cmd_toyworld_bench, model="toyworld")
-    treport = toy_sub.add_parser("report", help="table.md, table.csv, by_edit_type.csv and summary.png of a bench")
+    treport = _command(toy_sub, "report", help="table.md, table.csv, by_edit_type.csv and summary.png of a bench")
     treport.add_argument("out", help="the bench's results folder")
     treport.set_defaults(run=cmd_toyworld_report)
 
-    tiny = sub.add_parser(
-        "tiny-models", help="write tiny random model folders: sd, audioldm2, clip, clap, dino (tests, demos)"
+    ui = _command(sub, "ui", help="the web app: edit a clip in the browser (Gradio, local)")
+    ui.add_argument("--host", default="127.0.0.1", help="address to serve on (default %(default)s: this machine only)")
+    ui.add_argument("--port", type=int, default=7860, help="port (default %(default)s)")
+    ui.add_argument("--out", default="out/ui", help="folder for the edit folders and their zips (default %(default)s)")
+    _add_model_options(ui)
+    ui.set_defaults(run=cmd_ui)
+
+    study = _command(sub, "study", help="a human A/B study of edits from bench runs: create, serve the page, report")
+    study_sub = study.add_subparsers(dest="study_command", required=True, metavar="ACTION")
+    screate = _command(study_sub, "create", help="pair the edits of two or more runs, clip by clip, in a new STUDY.db")
+    screate.add_argument("db", help="the study file to create (SQLite; must not exist)")
+    screate.add_argument(
+        "--runs",
+        nargs="+",
+        required=True,
+        help="bench run folders, or FOLDER:ROW of a toyworld bench (e.g. out/tw:aved)",
+    )
+    screate.add_argument("--questions", default="prompt,preserve,sync", help="comma-separated (default %(default)s)")
+    screate.add_argument(
+        "--repeat-every", type=int, default=5, help="a hidden repeat after every N pairs; 0: none (default %(default)s)"
+    )
+    screate.add_argument("--seed", type=int, help="seed of the raters' orders and sides (default: drawn and stored)")
+    screate.set_defaults(run=cmd_study_create)
+    sserve = _command(study_sub, "serve", help="the rating page: one pair at a time, raters resume where they were")
+    sserve.add_argument("db")
+    sserve.add_argument("--host", default="127.0.0.1", help="address to serve on (default %(default)s)")
+    sserve.add_argument("--port", type=int, default=8000, help="port; 0: any free one (default %(default)s)")
+    sserve.set_defaults(run=cmd_study_serve)
+    sreport = _command(study_sub, "report", help="win rates with 95 %% Wilson intervals, consistency, votes.csv")
+    sreport.add_argument("db")
+    sreport.add_argument("--out", help="report folder (default: <STUDY>_report beside the file)")
+    sreport.set_defaults(run=cmd_study_report)
+
+    tiny = _command(
+        sub, "tiny-models", help="write tiny random model folders: sd, audioldm2, clip, clap, dino (tests, demos)"
     )
     tiny.add_argument("directory")
     tiny.add_argument("--prediction-type", default="epsilon", choices=("epsilon", "v_prediction"))
@@ -497,22 +664,80 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         _PYTHON_SHOWWARNING(message, category, filename, lineno, file, line)
 
 
-def _quiet_libraries() -> None:
-    """Keep the terminal for our own progress: no loading bars or advisory warnings from the model libraries."""
-    import logging
+QUIET, DEFAULT, VERBOSE = -1, 0, 1
 
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", message=".*tensor.detach.*")
-    logging.getLogger("transformers").setLevel(logging.ERROR)
+
+def _verbosity(args: argparse.Namespace) -> int:
+    return QUIET if getattr(args, "quiet", False) else VERBOSE if getattr(args, "verbose", False) else DEFAULT
+
+
+class _StderrHandler(logging.Handler):
+    """The `aved` loggers' records as `aved: …` lines (`aved: warning: …` from warnings up) on the stderr of the
+    moment (a test's capture, a redirected stream)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level = (
+                "error: "
+                if record.levelno >= logging.ERROR
+                else "warning: "
+                if record.levelno >= logging.WARNING
+                else ""
+            )
+            sys.stderr.write(f"aved: {level}{record.getMessage()}\n")
+            sys.stderr.flush()
+        except Exception:
+            self.handleError(record)
+
+
+@contextmanager
+def _aved_logging(verbosity: int) -> Iterator[None]:
+    """While a command runs, the `aved` loggers write to stderr: info and up by default, debug with -v, errors
+    only with -q; before and after, they are as the embedding program left them."""
+    logger = logging.getLogger("aved")
+    saved = logger.level, logger.propagate
+    handler = _StderrHandler()
+    logger.addHandler(handler)
+    logger.setLevel({QUIET: logging.ERROR, DEFAULT: logging.INFO, VERBOSE: logging.DEBUG}[verbosity])
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
+
+
+def _configure_libraries(verbosity: int) -> None:
+    """The model libraries' share of the terminal. Default: the hub's download bars (a first multi-GB checkpoint
+    download shows), not transformers'/diffusers' advisory warnings, info logs or loading bars; -v: all of them;
+    -q: none (and no warning at all, see main). HF_HUB_DISABLE_PROGRESS_BARS=1 keeps the hub's bars off."""
+    if verbosity == DEFAULT:
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=".*tensor.detach.*")
+    level = logging.INFO if verbosity == VERBOSE else logging.ERROR
+    logging.getLogger("transformers").setLevel(level)
     try:
         import diffusers.utils.logging as diffusers_logging
+        import huggingface_hub.constants as hub_constants
+        import huggingface_hub.utils as hub_utils
         import transformers.utils.logging as transformers_logging
     except ImportError:
         return
-    diffusers_logging.set_verbosity_error()
-    diffusers_logging.disable_progress_bar()
-    transformers_logging.set_verbosity_error()
-    transformers_logging.disable_progress_bar()
+    diffusers_logging.set_verbosity(level)
+    transformers_logging.set_verbosity(level)
+    if verbosity == VERBOSE:
+        diffusers_logging.enable_progress_bar()
+        with warnings.catch_warnings():  # it also enables the hub's bars, and warns where the environment forbids
+            warnings.simplefilter("ignore")
+            transformers_logging.enable_progress_bar()
+    else:
+        diffusers_logging.disable_progress_bar()
+        transformers_logging.disable_progress_bar()  # and the hub's, which the next lines decide on their own
+    if verbosity == QUIET:
+        hub_utils.disable_progress_bars()
+    elif hub_constants.HF_HUB_DISABLE_PROGRESS_BARS is not True:
+        hub_utils.enable_progress_bars()
 
 
 class _Terminated(BaseException):
@@ -524,25 +749,32 @@ def _terminate(signum, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.quiet and args.verbose:  # one before the subcommand, one after it
+        parser.error("-q/--quiet and -v/--verbose: choose one")
+    verbosity = _verbosity(args)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", AvedWarning)
+    with warnings.catch_warnings(), _aved_logging(verbosity):
+        if verbosity == QUIET:
+            warnings.simplefilter("ignore")
+        else:
+            warnings.simplefilter("always", AvedWarning)
         warnings.showwarning = _show_warning
         try:
-            return _run(args)
+            return _run(args, verbosity)
         finally:
             if main_thread:
                 signal.signal(signal.SIGTERM, previous)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, verbosity: int = DEFAULT) -> int:
     """The command, its errors as one line and an exit status."""
     try:
         _check_counts(args)
         if args.command not in ("info",) and not getattr(args, "dry_run", False):
-            _quiet_libraries()
+            _configure_libraries(verbosity)
         args.run(args)
     except AvedError as err:
         print(f"aved: error: {err}", file=sys.stderr)

@@ -15,6 +15,7 @@ from aved.media.clip import Clip, read_clip
 from aved.media.frames import TIME_EPS, nearest_frames, pack_grids, resize_center_crop, sample_times, unpack_grids
 from aved.media.mel import waveform_to_mel
 from aved.priors import AudioLDM2Prior, StableDiffusionPrior
+from aved.progress import bar_disable
 
 # A track whose loudest sample is below this (−80 dBFS) holds no sound an edit could change: decoded silence, a
 # muted recording. Editing it "succeeds" with noise the prior invents.
@@ -51,9 +52,8 @@ def read_source(path: str | os.PathLike, media: MediaConfig, need_audio: bool = 
 
 
 def prepare_clip(clip: Clip, media: MediaConfig, need_audio: bool = True) -> PreparedClip:
-    """Sample F = ⌊min(duration, max)·fps⌋ frames, square-crop them, and cut the sound to the same span."""
-    if media.duration > media.mel.duration:
-        raise AvedError(f"duration {media.duration} s exceeds the audio window of {media.mel.duration} s")
+    """Sample F = ⌊min(duration, max)·fps⌋ frames, square-crop them, and cut the sound to the same span (`media`
+    as EditConfig.validate checked it)."""
     times = sample_times(clip.duration, media.fps, media.duration)
     frames = resize_center_crop(clip.frames[nearest_frames(clip.times, times)], media.frame_size)
     span = len(times) / media.fps
@@ -90,18 +90,24 @@ def grids_to_frames(grids: torch.Tensor, n: int, num_frames: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def encode_frames(prior: StableDiffusionPrior, frames: np.ndarray, n: int, batch: int = 4) -> torch.Tensor:
-    """Frames → grid latents z_v [G, C, h, w] (float32)."""
+def encode_frames(
+    prior: StableDiffusionPrior, frames: np.ndarray, n: int, batch: int = 4, progress: bool = True
+) -> torch.Tensor:
+    """Frames → grid latents z_v [G, C, h, w] (float32); a bar (aved.progress) past one batch."""
     prior.check_grid(frames.shape[1], n)
     grids = frames_to_grids(frames, n)
-    chunks = tqdm(grids.split(batch), desc="encode frames", leave=False, disable=len(grids) <= batch)
+    disable = len(grids) <= batch or bar_disable(progress)
+    chunks = tqdm(grids.split(batch), desc="encode frames", leave=False, disable=disable)
     return torch.cat([prior.encode(chunk) for chunk in chunks])
 
 
 @torch.no_grad()
-def decode_frames(prior: StableDiffusionPrior, z_v: torch.Tensor, n: int, num_frames: int, batch: int = 4):
-    """Grid latents → [F, s, s, 3] uint8 frames."""
-    chunks = tqdm(z_v.split(batch), desc="decode frames", leave=False, disable=len(z_v) <= batch)
+def decode_frames(
+    prior: StableDiffusionPrior, z_v: torch.Tensor, n: int, num_frames: int, batch: int = 4, progress: bool = True
+):
+    """Grid latents → [F, s, s, 3] uint8 frames; a bar (aved.progress) past one batch."""
+    disable = len(z_v) <= batch or bar_disable(progress)
+    chunks = tqdm(z_v.split(batch), desc="decode frames", leave=False, disable=disable)
     grids = torch.cat([prior.decode(chunk).cpu() for chunk in chunks])
     return grids_to_frames(grids, n, num_frames)
 
@@ -126,11 +132,11 @@ def decode_audio(prior: AudioLDM2Prior, z_a: torch.Tensor, num_samples: int, gai
 
 
 def reconstruct(
-    source: PreparedClip, video: StableDiffusionPrior, audio: AudioLDM2Prior, media: MediaConfig
+    source: PreparedClip, video: StableDiffusionPrior, audio: AudioLDM2Prior, media: MediaConfig, progress: bool = True
 ) -> PreparedClip:
     """Encode and decode the prepared clip through both priors: the ceiling of what any edit can keep."""
-    z_v = encode_frames(video, source.frames, media.grid)
-    frames = decode_frames(video, z_v, media.grid, len(source.frames))
+    z_v = encode_frames(video, source.frames, media.grid, progress=progress)
+    frames = decode_frames(video, z_v, media.grid, len(source.frames), progress=progress)
     z_a, gain = encode_audio(audio, source.audio, source.sample_rate, media)
     samples = round(source.duration * audio.sample_rate)
     waveform = decode_audio(audio, z_a, samples, gain)

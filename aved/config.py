@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from aved.errors import AvedError
+from aved.modes import MODE_NAMES
 
 DEFAULT_VIDEO_MODEL = "stabilityai/stable-diffusion-2-1-base"
 DEFAULT_AUDIO_MODEL = "cvssp/audioldm2-large"
@@ -57,7 +58,6 @@ MAX_GRID = 8
 MAX_GRID_SIDE = 4096  # px of one packed grid image: 16× SD 2.1-base's 512² in pixels
 MAX_WEIGHT = 100.0
 SCHEDULES = ("random", "annealed")
-MODES = ("aved", "independent", "video-only", "audio-only", "dds", "sdedit", "random-relevance")
 
 
 @dataclass
@@ -87,7 +87,7 @@ class MelConfig:
 
 @dataclass
 class MediaConfig:
-    """How a clip becomes prior inputs (DESIGN §1)."""
+    """How a clip becomes prior inputs (docs/design.md §1)."""
 
     fps: float = 4.0
     start: float = 0.0
@@ -117,7 +117,7 @@ class PromptConfig:
 
 @dataclass
 class WeightsConfig:
-    """λ_dds, and ρ of every other term: its pull on each latent as a fraction of DDS's (DESIGN §2b rule 1)."""
+    """λ_dds, and ρ of every other term: its pull on each latent as a fraction of DDS's (docs/design.md §2b rule 1)."""
 
     dds: float = 1.0
     pres: float = 0.3
@@ -126,7 +126,7 @@ class WeightsConfig:
 
 @dataclass
 class RelevanceConfig:
-    """How far each position is the edit's to change (DESIGN §2.4, §2b): `delta` from where the prompts' noise
+    """How far each position is the edit's to change (docs/design.md §2.4, §2b): `delta` from where the prompts' noise
     predictions differ (soft), `fixed`/`otsu` from the edit words' cross-attention S, thresholded."""
 
     method: str = "delta"
@@ -139,7 +139,8 @@ class RelevanceConfig:
 @dataclass
 class PreservationConfig:
     """What the edit words do not name stays: `anchor` (v2, latents held to the source's by 1 − relevance) or
-    `patchnce` (v1, DESIGN §2.6: PatchNCE on attention features at irrelevant positions, with the fields below)."""
+    `patchnce` (v1, docs/design.md §2.6: PatchNCE on attention features at irrelevant positions, with the fields
+    below)."""
 
     form: str = "anchor"
     num_patches: int = 256
@@ -150,7 +151,8 @@ class PreservationConfig:
 @dataclass
 class SyncConfig:
     """Timing: `timing` (v2, the sound's latent flux envelope correlated with the source's, which is in sync) or
-    `infonce` (v1, DESIGN §2.6: InfoNCE between the modalities' temporal self-similarity, with the temperature)."""
+    `infonce` (v1, docs/design.md §2.6: InfoNCE between the modalities' temporal self-similarity, with the
+    temperature)."""
 
     form: str = "timing"
     temperature: float = 0.1
@@ -197,7 +199,7 @@ class EditConfig:
         for key, value in _numeric_fields(self):
             _check_range(key, value)
         checks = [
-            _one_of("mode", self.mode, MODES),
+            _one_of("mode", self.mode, MODE_NAMES),
             _one_of("schedule", self.schedule, SCHEDULES),
             (self.t_min <= self.t_max, f"need t_min ≤ t_max, got {self.t_min}, {self.t_max}"),
             (

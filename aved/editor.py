@@ -1,9 +1,9 @@
-"""The editor: owns the latents, the optimiser and the schedule; runs cross-modal delta denoising (DESIGN §2)."""
+"""The editor: owns the latents, the optimiser and the schedule; runs cross-modal delta denoising
+(docs/design.md §2)."""
 
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -19,7 +19,9 @@ from aved.losses import cfg_combine, dds_direction
 from aved.losses.objective import ModalityView, Objective
 from aved.losses.sync import audio_segments, video_segments
 from aved.media.frames import invert_permutation, pack_grids, permute_cells, shuffle_permutation, unpack_grids
+from aved.modes import Mode, get_mode
 from aved.priors import AudioLDM2Prior, DiffusionPrior, StableDiffusionPrior
+from aved.progress import bar_disable
 from aved.relevance import (
     delta_relevance,
     edit_token_positions,
@@ -28,35 +30,15 @@ from aved.relevance import (
     relevance_mask,
     shuffle_positions,
 )
-from aved.sampling import ddim_denoise
+from aved.result import EditResult, diverged
 from aved.schedule import annealed_step_sizes, annealed_timesteps, ddpm_step_weights, random_timestep
 
-StepCallback = Callable[[int, dict[str, float]], None]
+# (step, that step's record) → True to stop the edit after this step (diffusers' callback_on_step_end)
+StepCallback = Callable[[int, dict[str, float]], bool | None]
 _UNCOND, _SRC, _TRG = 0, 1, 2  # rows of each modality's Condition
-_MODALITY_NAMES = {"v": "video latents", "a": "audio latents"}
 # SD and AudioLDM2 latents stay within a few units; an edit that takes one past this many times its source's largest
 # value has left the prior's range (lr = 1e30 gives finite latents of 1e30 and black frames).
 DIVERGED_FACTOR = 1e3
-
-
-@dataclass
-class EditResult:
-    """What an edit produced; the library writes none of it to disk."""
-
-    source: PreparedClip
-    frames: np.ndarray  # [F, s, s, 3] uint8
-    audio: np.ndarray  # [N] float32
-    sample_rate: int
-    fps: float
-    z_video: torch.Tensor | None
-    z_audio: torch.Tensor | None
-    history: dict[str, list[float]] = field(default_factory=dict)
-    relevance_video: np.ndarray | None = None  # [F, h, w] in [0, 1], mean over steps, latent resolution
-    relevance_audio: np.ndarray | None = None  # [T, M] in [0, 1], mean over steps, latent resolution
-
-    @property
-    def duration(self) -> float:
-        return len(self.frames) / self.fps
 
 
 @dataclass
@@ -73,9 +55,9 @@ class ModalityBranch:
     """One prior seen by the editor: its conditions, edit tokens and captured layers; runs the UNet calls."""
 
     def __init__(
-        self, prior: DiffusionPrior, source: str, target: str, config: EditConfig, cells: int, need_features: bool
+        self, prior: DiffusionPrior, source: str, target: str, config: EditConfig, grid: int, need_features: bool
     ):
-        self.prior, self.config, self.cells = prior, config, cells
+        self.prior, self.config, self.grid = prior, config, grid  # grid: cells per side of a packed grid
         self.cond = prior.encode_text(["", source, target])
         src_spans, trg_spans = prior.token_positions(source), prior.token_positions(target)
         self.src_tokens = edit_token_positions(src_spans, trg_spans)
@@ -128,8 +110,8 @@ class ModalityBranch:
         delta = dds_direction(cfg_combine(eps_src_u, eps_src_c, guidance), cfg_combine(eps_trg_u, eps_trg_c, guidance))
         size = tuple(z_src.shape[-2:])
         scores = torch.maximum(
-            relevance_map(src_probs, self.src_tokens, size, self.cells, count, z_src.device),
-            relevance_map(trg_probs, self.trg_tokens, size, self.cells, count, z_src.device),
+            relevance_map(src_probs, self.src_tokens, size, self.grid, count, z_src.device),
+            relevance_map(trg_probs, self.trg_tokens, size, self.grid, count, z_src.device),
         )
         trg_features, src_features = [], []
         if need_features:
@@ -144,36 +126,11 @@ def _to_spatial(features: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return features.transpose(1, 2).reshape(features.shape[0], features.shape[2], h, w)
 
 
-@dataclass(frozen=True)
-class Terms:
-    """Which modalities a mode edits and which parts of the objective it uses."""
-
-    video: bool
-    audio: bool
-    pres: bool
-    sync: bool
-    random_relevance: bool = False
-
-
-def mode_terms(config: EditConfig) -> Terms:
-    """The loss terms and modalities each mode optimises (DESIGN §2, modes)."""
-    w = config.weights
-    pres, sync = w.pres > 0, w.sync > 0
-    return {
-        "aved": Terms(True, True, pres, sync),
-        "random-relevance": Terms(True, True, pres, sync, random_relevance=True),
-        "independent": Terms(True, True, pres, False),
-        "video-only": Terms(True, False, pres, False),
-        "audio-only": Terms(False, True, pres, False),
-        "dds": Terms(True, True, False, False),
-    }[config.mode]
-
-
 @dataclass
 class EditState:
     """One edit in progress: each modality's source and edited latents and branch, keyed "v" and "a"."""
 
-    terms: Terms
+    mode: Mode
     objective: Objective
     num_frames: int
     branches: dict[str, ModalityBranch]
@@ -210,17 +167,17 @@ class Editor:
     """Cross-modal delta denoising of z_v (frame grids) and z_a (log-mel) from a source to a target prompt."""
 
     def __init__(self, video: StableDiffusionPrior | None, audio: AudioLDM2Prior | None, config: EditConfig):
-        self.video, self.audio, self.config = video, audio, config.validate()
+        self.video, self.audio, self.config = video, audio, config  # validated by its caller (aved.api.edit)
 
-    def _prior(self, terms: Terms) -> DiffusionPrior:
+    def _prior(self, mode: Mode) -> DiffusionPrior:
         """The prior whose timesteps the step draws (both priors share one t)."""
-        return self.video if terms.video else self.audio
+        return self.video if mode.video else self.audio
 
     def _t_max(self, prior: DiffusionPrior) -> int:
         return min(self.config.t_max, prior.num_train_timesteps - 1)
 
     def _timestep(self, state: EditState) -> torch.Tensor:
-        prior = self._prior(state.terms)
+        prior = self._prior(state.mode)
         if state.timesteps is not None:
             return state.timesteps[state.steps_done : state.steps_done + 1].to(prior.device)
         return random_timestep(self.config.t_min, self._t_max(prior), state.streams["time"]).to(prior.device)
@@ -232,33 +189,33 @@ class Editor:
         so the sound's steps follow the frames' proportions, not its own."""
         if state.timesteps is None:
             return None
-        weights = ddpm_step_weights(self._prior(state.terms).alphas_cumprod, state.timesteps)
+        weights = ddpm_step_weights(self._prior(state.mode).alphas_cumprod, state.timesteps)
         return annealed_step_sizes(self.config.lr, self.config.step_gain, weights)
 
-    def start(self, source: PreparedClip, generator: torch.Generator) -> EditState:
+    def start(self, source: PreparedClip, generator: torch.Generator, progress: bool = True) -> EditState:
         """Encode the source, build each modality's branch and draw the random streams: an edit at step 0."""
         cfg = self.config
-        terms = mode_terms(cfg)
-        objective = Objective(cfg, pres=terms.pres, sync=terms.sync)
+        mode = get_mode(cfg.mode)
+        objective = Objective(cfg, pres=mode.pres, sync=mode.sync)
         features = objective.needs_features
         n = cfg.media.grid
         z_src, branches, gain = {}, {}, None
-        if terms.video:
-            z_src["v"] = encode_frames(self.video, source.frames, n)
+        if mode.video:
+            z_src["v"] = encode_frames(self.video, source.frames, n, progress=progress)
             branches["v"] = ModalityBranch(self.video, *cfg.prompts.video(), cfg, n, features)
-        if terms.audio:
+        if mode.audio:
             z_src["a"], gain = encode_audio(self.audio, source.audio, source.sample_rate, cfg.media)
             branches["a"] = ModalityBranch(self.audio, *cfg.prompts.audio(), cfg, 1, features)
         # Independent streams: what one modality draws (data-dependent patch samples) never shifts the other's noise.
         streams = {name: _child_generator(generator) for name in ("time", "video", "audio")}
         timesteps = None
         if cfg.schedule == "annealed":
-            t_max = self._t_max(self._prior(terms))
+            t_max = self._t_max(self._prior(mode))
             timesteps = annealed_timesteps(cfg.steps, min(cfg.t_min, t_max), t_max, streams["time"])
         return EditState(
             timesteps=timesteps,
             bounds={m: DIVERGED_FACTOR * max(1.0, float(z.abs().max())) for m, z in z_src.items()},
-            terms=terms,
+            mode=mode,
             objective=objective,
             num_frames=len(source.frames),
             branches=branches,
@@ -270,12 +227,11 @@ class Editor:
 
     def step_losses(self, state: EditState) -> StepLosses:
         """Draw a timestep, run the branches and let the objective name the loss terms (inside `state.capturing()`)."""
-        terms = state.terms
         t = self._timestep(state)
         views: dict[str, ModalityView] = {}
-        if terms.video:
+        if state.mode.video:
             views["v"] = self._video_view(state, t)
-        if terms.audio:
+        if state.mode.audio:
             views["a"] = self._audio_view(state, t)
         state.steps_done += 1
         losses = state.objective.losses(views)
@@ -296,15 +252,13 @@ class Editor:
         progress: bool = True,
     ) -> EditResult:
         cfg = self.config
-        if cfg.mode == "sdedit":
-            return self._sdedit(source, generator, progress)
-        state = self.start(source, generator)
+        state = self.start(source, generator, progress)
         optimizer = torch.optim.SGD(list(state.z.values()), lr=cfg.lr)
         schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
         sizes = self.step_sizes(state)
         history: dict[str, list[float]] = {}
         mean_rel: dict[str, torch.Tensor] = {}
-        steps = tqdm(range(cfg.steps), desc=f"edit ({cfg.mode})", disable=not progress, dynamic_ncols=True)
+        steps = tqdm(range(cfg.steps), desc=f"edit ({cfg.mode})", disable=bar_disable(progress), dynamic_ncols=True)
         with state.capturing():
             for step in steps:
                 if sizes is not None:
@@ -325,14 +279,14 @@ class Editor:
                 for key, value in record.items():
                     history.setdefault(key, []).append(value)
                 steps.set_postfix({k: f"{v:.3g}" for k, v in record.items() if k not in ("lr",)}, refresh=False)
-                if callback is not None:
-                    callback(step, record)
+                if callback is not None and callback(step, record) is True:
+                    break  # the caller stopped the edit: the result holds the steps done
 
         frames = source.frames
         audio, rate = source.audio, source.sample_rate
         z_v, z_a = state.z.get("v"), state.z.get("a")
         if z_v is not None:
-            frames = decode_frames(self.video, z_v.detach(), cfg.media.grid, state.num_frames)
+            frames = decode_frames(self.video, z_v.detach(), cfg.media.grid, state.num_frames, progress=progress)
         if z_a is not None:
             samples = round(source.duration * self.audio.sample_rate)
             audio, rate = decode_audio(self.audio, z_a.detach(), samples, state.gain), self.audio.sample_rate
@@ -365,7 +319,7 @@ class Editor:
                 relevance = delta_relevance(magnitude, 1, tau, cfg.relevance.reach)
         else:
             relevance = relevance_mask(scores, cfg.relevance.method, tau).float()
-        if state.terms.random_relevance:
+        if state.mode.random_relevance:
             relevance = shuffle_positions(relevance, state.streams["video" if m == "v" else "audio"])
         return relevance
 
@@ -420,47 +374,10 @@ class Editor:
             generator=generator,
         )
 
-    @torch.no_grad()
-    def _sdedit(self, source: PreparedClip, generator: torch.Generator, progress: bool) -> EditResult:
-        """SDEdit baseline: noise each source latent to t0 = strength·T, then DDIM-denoise with the target prompt."""
-        cfg, n = self.config, self.config.media.grid
-        z_v_src = encode_frames(self.video, source.frames, n)
-        z_v = self._denoise(self.video, z_v_src, cfg.prompts.video()[1], generator, progress, "sdedit video")
-        z_a_src, gain = encode_audio(self.audio, source.audio, source.sample_rate, cfg.media)
-        z_a = self._denoise(self.audio, z_a_src, cfg.prompts.audio()[1], generator, progress, "sdedit audio")
-        bad = _diverged({"v": z_v, "a": z_a}, {"v": math.inf, "a": math.inf})
-        if bad:
-            raise AvedError(f"the edit diverged: the {' and '.join(bad)} are not finite (check the config)")
-        return EditResult(
-            source=source,
-            frames=decode_frames(self.video, z_v, n, len(source.frames)),
-            audio=decode_audio(self.audio, z_a, round(source.duration * self.audio.sample_rate), gain),
-            sample_rate=self.audio.sample_rate,
-            fps=source.fps,
-            z_video=z_v,
-            z_audio=z_a,
-        )
-
-    def _denoise(self, prior, z, prompt: str, generator: torch.Generator, progress: bool, desc: str) -> torch.Tensor:
-        cfg = self.config
-        prompts = [prompt] * z.shape[0]
-        return ddim_denoise(
-            prior, z, prompts, cfg.steps, cfg.guidance_scale, generator, cfg.sdedit_strength, progress, desc
-        )
-
-
-def _diverged(latents: dict[str, torch.Tensor], bounds: dict[str, float]) -> list[str]:
-    """The modalities whose latent is non-finite or has left its source's range by DIVERGED_FACTOR."""
-    return [
-        _MODALITY_NAMES[m]
-        for m, z in latents.items()
-        if not bool(torch.isfinite(z).all()) or float(z.detach().abs().max()) > bounds[m]
-    ]
-
 
 def _check_diverged(state: EditState, losses: dict[str, float], step: int) -> None:
     """Stop at the first step whose update leaves a latent (or a loss) non-finite or far out of range."""
-    bad = _diverged(state.z, state.bounds)
+    bad = diverged(state.z, state.bounds)
     bad += [name for name, value in losses.items() if not np.isfinite(value)]
     if bad:
         raise AvedError(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import io
 import json
 import os
 import secrets
@@ -26,17 +27,67 @@ _LAYOUT, _LAYOUT_GUARD = ".lock.layout", ".lock.guard"
 
 def atomic_write(path: str | Path, data: str | bytes) -> None:
     """Write `path` through a temporary sibling renamed onto it, so readers never see half a file."""
+    with atomic_file(path) as temp:
+        temp.write_bytes(data.encode() if isinstance(data, str) else data)
+
+
+def save_figure(figure, path: str | Path, **options) -> None:
+    """A matplotlib Figure saved atomically as `path` (its format from the suffix, `options` to savefig)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", **options)
+    atomic_write(path, buffer.getvalue())
+
+
+@contextlib.contextmanager
+def atomic_file(path: str | Path) -> Iterator[Path]:
+    """An empty hidden sibling of `path` (same suffix, so encoders pick the format) to write; renamed onto `path`
+    when the block completes, removed if it fails. Created 0666 less the umask, like any normally created file
+    (mkstemp's 0600 would make config.json or results.jsonl unreadable to the group)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    temp = _reserve(path)
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data.encode() if isinstance(data, str) else data)
-        os.chmod(temp, 0o666 & ~_umask())  # mkstemp's 0600 otherwise; like any normally created file
+        yield temp
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
+
+
+def _reserve(path: Path) -> Path:
+    """Create an empty `.{name}.part-XXXX{suffix}` beside `path`."""
+    for _ in range(100):
+        temp = path.with_name(f".{path.name}.part-{secrets.token_hex(4)}{path.suffix}")
+        try:
+            os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise AvedError(f"{path}: cannot write in {path.parent} ({err.strerror or err})") from err
+        return temp
+    raise AvedError(f"{path}: cannot find a free temporary name in {path.parent}")
+
+
+@contextlib.contextmanager
+def replaced_folder(target: str | Path) -> Iterator[Path]:
+    """A hidden sibling folder to fill; when the block completes it replaces `target` whole (the old one moved
+    aside, then deleted), removed if it fails. For folders regenerated whole, such as model folders; an edit's
+    outputs go through `staged_folder`, which never replaces a finished output unasked."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        stage.chmod(0o777 & ~_umask())  # mkdtemp's 0700 otherwise
+        yield stage
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, retired / target.name)
+            os.replace(stage, target)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(stage, target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def _umask() -> int:
@@ -46,7 +97,7 @@ def _umask() -> int:
 
 
 def check_output_file(path: str | Path, suffix: str) -> Path:
-    """A file name `--json`/`--output` can take: the right suffix, not a folder, no file in the way of its folder."""
+    """A file name `--out`/`--output` can take: the right suffix, not a folder, no file in the way of its folder."""
     path = Path(path)
     if path.is_dir():
         raise AvedError(f"{path}: is a folder, expected a {suffix} file name")

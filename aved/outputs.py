@@ -13,10 +13,10 @@ import numpy as np
 import soundfile as sf
 
 from aved.config import EditConfig
-from aved.editor import EditResult
 from aved.folders import staged_folder
 from aved.media.clip import write_clip
 from aved.media.mel import waveform_to_mel
+from aved.result import EditResult
 
 
 def package_versions() -> dict[str, str]:
@@ -41,15 +41,14 @@ def heatmap_overlay(frames: np.ndarray, maps: np.ndarray, alpha: float = 0.5) ->
     return out
 
 
-def plot_losses(history: dict[str, list[float]], path: Path) -> None:
-    """One panel per loss term over the steps."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def plot_edit_losses(history: dict[str, list[float]], path: Path) -> None:
+    """One panel per loss term of an edit over its steps (a `Figure` of its own: pyplot's state and backend are
+    left alone)."""
+    from matplotlib.figure import Figure
 
     keys = [k for k in history if k not in ("t", "lr")]
-    fig, axes = plt.subplots(len(keys), 1, figsize=(7, 1.6 * len(keys) + 0.6), sharex=True, squeeze=False)
+    fig = Figure(figsize=(7, 1.6 * len(keys) + 0.6))
+    axes = fig.subplots(len(keys), 1, sharex=True, squeeze=False)
     for ax, key in zip(axes[:, 0], keys, strict=True):
         ax.plot(history[key], lw=1)
         ax.set_ylabel(key, rotation=0, ha="right", va="center")
@@ -57,15 +56,11 @@ def plot_losses(history: dict[str, list[float]], path: Path) -> None:
     axes[-1, 0].set_xlabel("step")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def plot_audio_relevance(result: EditResult, config: EditConfig, path: Path) -> None:
     """The source log-mel with the audio relevance map drawn over it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     source = result.source
     mel, _ = waveform_to_mel(source.audio, source.sample_rate, config.media.mel)
@@ -74,7 +69,8 @@ def plot_audio_relevance(result: EditResult, config: EditConfig, path: Path) -> 
     relevance = cv2.resize(result.relevance_audio.astype(np.float32), (mel.shape[1], mel.shape[0]))
     frames = int(round(source.duration / seconds * mel.shape[0]))
     extent = (0, frames / mel.shape[0] * seconds, 0, mel.shape[1])
-    fig, axes = plt.subplots(2, 1, figsize=(9, 5), sharex=True)
+    fig = Figure(figsize=(9, 5))
+    axes = fig.subplots(2, 1, sharex=True)
     axes[0].imshow(mel[:frames].T, origin="lower", aspect="auto", extent=extent, cmap="magma")
     axes[0].set_title("source log-mel")
     axes[1].imshow(mel[:frames].T, origin="lower", aspect="auto", extent=extent, cmap="gray")
@@ -87,7 +83,6 @@ def plot_audio_relevance(result: EditResult, config: EditConfig, path: Path) -> 
         ax.set_ylabel("mel bin")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def write_losses_csv(history: dict[str, list[float]], path: Path) -> None:
@@ -116,13 +111,13 @@ def write_edit_outputs(
         write_clip(stage / "side_by_side.mp4", side, result.fps, result.audio, result.sample_rate)
         if result.history:
             write_losses_csv(result.history, stage / "losses.csv")
-            plot_losses(result.history, stage / "losses.png")
+            plot_edit_losses(result.history, stage / "losses.png")
         if result.relevance_video is not None:
             overlay = heatmap_overlay(source.frames, result.relevance_video)
             write_clip(stage / "relevance_video.mp4", overlay, source.fps)
         if result.relevance_audio is not None:
             plot_audio_relevance(result, config, stage / "relevance_audio.png")
-        document = {**config.to_dict(), "versions": package_versions(), "run": run}
+        document = {**config.to_dict(), "versions": package_versions(), "models": result.models, "run": run}
         (stage / "config.json").write_text(json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
         written = sorted(p.name for p in stage.iterdir())
     return written

@@ -1,5 +1,5 @@
 """Relevance: which latent positions are the edit's to change — from where the prompts' noise predictions differ
-(`delta`, v2's default), or from the edit words' cross-attention S, thresholded (DESIGN §2.4)."""
+(`delta`, v2's default), or from the edit words' cross-attention S, thresholded (docs/design.md §2.4)."""
 
 from __future__ import annotations
 
@@ -36,17 +36,17 @@ def layer_shape(queries: int, size: tuple[int, int]) -> tuple[int, int]:
 def normalize_cells(maps: torch.Tensor, n: int) -> torch.Tensor:
     """Min–max normalise each of the n×n cells of every [B, h, w] map to [0, 1] (a flat cell becomes 0)."""
     b, h, w = maps.shape
-    cells = maps.reshape(b, n, h // n, n, w // n).permute(0, 1, 3, 2, 4).reshape(b, n * n, -1)
-    low, high = cells.min(-1, keepdim=True).values, cells.max(-1, keepdim=True).values
-    cells = torch.where(high > low, (cells - low) / (high - low).clamp_min(1e-12), torch.zeros_like(cells))
-    return cells.reshape(b, n, n, h // n, w // n).permute(0, 1, 3, 2, 4).reshape(b, h, w)
+    tiles = maps.reshape(b, n, h // n, n, w // n).permute(0, 1, 3, 2, 4).reshape(b, n * n, -1)
+    low, high = tiles.min(-1, keepdim=True).values, tiles.max(-1, keepdim=True).values
+    tiles = torch.where(high > low, (tiles - low) / (high - low).clamp_min(1e-12), torch.zeros_like(tiles))
+    return tiles.reshape(b, n, n, h // n, w // n).permute(0, 1, 3, 2, 4).reshape(b, h, w)
 
 
 def relevance_map(
     probs_by_layer: list[torch.Tensor],
     positions: list[int],
     size: tuple[int, int],
-    cells: int,
+    grid: int,
     batch: int,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
@@ -58,11 +58,11 @@ def relevance_map(
         mass = probs[..., positions].sum(-1).float()
         h, w = layer_shape(mass.shape[1], size)
         resized = F.interpolate(mass.view(batch, 1, h, w), size=size, mode="bilinear", align_corners=False)
-        maps.append(normalize_cells(resized[:, 0], cells))
+        maps.append(normalize_cells(resized[:, 0], grid))
     return torch.stack(maps).mean(0)
 
 
-def delta_relevance(delta_magnitude: torch.Tensor, cells: int, tau: float, reach: int) -> torch.Tensor:
+def delta_relevance(delta_magnitude: torch.Tensor, grid: int, tau: float, reach: int) -> torch.Tensor:
     """[B, C, h, w] mean |δ| over steps → [B, h, w] in [0, 1]: where the two prompts' predictions differ (DiffEdit,
     Couairon et al. 2023, §3.2), averaged over a (2·reach+1)² window, per cell min–max normalised, fully relevant
     from τ up, and widened by `reach` positions each way so an edited object may change its outline."""
@@ -70,7 +70,7 @@ def delta_relevance(delta_magnitude: torch.Tensor, cells: int, tau: float, reach
     magnitude = delta_magnitude.float().mean(1, keepdim=True)
     if reach:
         magnitude = F.avg_pool2d(magnitude, window, stride=1, padding=reach, count_include_pad=True)
-    scores = normalize_cells(magnitude[:, 0], cells)
+    scores = normalize_cells(magnitude[:, 0], grid)
     soft = (scores / tau).clamp(max=1.0) if tau > 0 else torch.ones_like(scores)
     return F.max_pool2d(soft[:, None], window, stride=1, padding=reach)[:, 0] if reach else soft
 

@@ -8,6 +8,7 @@ from tqdm.auto import tqdm
 
 from aved.losses.dds import cfg_combine
 from aved.priors.base import DiffusionPrior
+from aved.progress import bar_disable
 
 
 @torch.no_grad()
@@ -32,7 +33,7 @@ def ddim_denoise(
     count = z.shape[0]
     cond = prior.encode_text(["", *prompts])
     rows = cond.take([0] * count + list(range(1, count + 1)))
-    for t in tqdm(timesteps, desc=desc, disable=not progress, leave=False):
+    for t in tqdm(timesteps, desc=desc, disable=bar_disable(progress), leave=False):
         eps_u, eps_c = prior.predict_noise(torch.cat([z, z]), t, rows).split(count)
         z = scheduler.step(cfg_combine(eps_u, eps_c, guidance_scale), t, z).prev_sample
     return z

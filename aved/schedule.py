@@ -1,4 +1,4 @@
-"""The edit's schedule: the timestep each step draws and how far the step moves the latents (DESIGN §5).
+"""The edit's schedule: the timestep each step draws and how far the step moves the latents (docs/design.md §5).
 
 `random` (the DDS default): t ~ U[t_min, t_max] every step, the step lr·γ^k. `annealed` (short edits): t decreases
 from t_max to t_min, one draw per stratum, and each step moves in proportion to how far a DDPM sampler's step from

@@ -1,8 +1,8 @@
 """Cost of one aved editor step: UNet FLOPs, seconds per step and peak memory, tiny and full-size priors.
 
 Full size means the real SD 2.1-base and AudioLDM2-large UNet architectures with random weights (timing does not
-depend on weight values, DESIGN §5); the VAEs, text encoders and vocoder stay tiny but emit the widths those UNets
-expect. Nothing is downloaded.
+depend on weight values, docs/design.md §5); the VAEs, text encoders and vocoder stay tiny but emit the widths those
+UNets expect. Nothing is downloaded.
 
     .venv/bin/python benchmarks/bench_step.py [--sizes tiny,toyworld,full] [--steps N] [--device auto|cpu|cuda]
                                               [--dtype float32|float16|bfloat16] [--mode aved]
@@ -46,17 +46,19 @@ from transformers import (
 )
 
 from aved.codec import PreparedClip, encode_audio, encode_frames, prepare_clip, read_source
-from aved.config import FAST_PRESET, MODES, EditConfig, apply_preset
+from aved.config import DTYPES, FAST_PRESET, EditConfig, apply_preset
+from aved.devices import resolve_device
 from aved.editor import Editor
 from aved.media.frames import sample_times
+from aved.modes import MODES
 from aved.priors import AudioLDM2Prior, DiffusionPrior, StableDiffusionPrior
-from aved.priors.load import load_audio_prior, load_video_prior, resolve_device
+from aved.priors.load import load_audio_prior, load_video_prior
 from aved.priors.tiny import (
     audioldm2_scheduler,
     sd_scheduler,
     tiny_audioldm2,
     tiny_audioldm2_vae,
-    tiny_clap,
+    tiny_clap_text_encoder,
     tiny_clip_tokenizer,
     tiny_roberta_tokenizer,
     tiny_sd_vae,
@@ -181,7 +183,7 @@ def t5_1024(vocab_size: int, pad: int, eos: int) -> T5EncoderModel:
 def full_audioldm2() -> AudioLDM2Pipeline:
     """AudioLDM2-large UNet with tiny VAE, CLAP and vocoder, and one-layer GPT-2 (768) and T5 (1024) encoders."""
     tokenizer, tokenizer_2 = tiny_roberta_tokenizer(), tiny_t5_tokenizer()
-    clap = tiny_clap(tokenizer)
+    clap = tiny_clap_text_encoder(tokenizer)
     torch.manual_seed(0)
     projection = AudioLDM2ProjectionModel(
         text_encoder_dim=clap.config.projection_dim, text_encoder_1_dim=1024, langauge_model_dim=768
@@ -516,7 +518,7 @@ def gflop(value: float | None) -> str:
 
 
 def model_flops(forward_flops: float) -> float:
-    """DESIGN §5's per-step FLOPs for a prior whose forward costs `forward_flops`: 4 forwards + a backward."""
+    """docs/design.md §5's per-step FLOPs for a prior whose forward costs `forward_flops`: 4 forwards + a backward."""
     return (4 + BACKWARD_FORWARDS) * forward_flops
 
 
@@ -575,9 +577,9 @@ def notes(device: str, results: dict[str, tuple[list[Forward], StepRun]]) -> lis
     memory = "torch.cuda.max_memory_allocated" if device.startswith("cuda") else "process peak RSS (ru_maxrss) so far"
     lines = [
         "GFLOP/fwd: one batch-1 UNet ε-prediction (torch FlopCounterMode + CPU fused attention); s/fwd: median.",
-        f"model GFLOP/step: DESIGN §5, 4 forwards + backward ≈ {4 + BACKWARD_FORWARDS:g} forwards per prior.",
+        f"model GFLOP/step: docs/design.md §5, 4 forwards + backward ≈ {4 + BACKWARD_FORWARDS:g} forwards per prior.",
         "measured GFLOP/step: FlopCounterMode over all of editor step 0 (both priors, backward, losses).",
-        "fwd-equiv: measured GFLOP/step / (video + audio GFLOP/fwd); DESIGN §5 assumes ~5.5.",
+        "fwd-equiv: measured GFLOP/step / (video + audio GFLOP/fwd); docs/design.md §5 assumes ~5.5.",
         f"s/step: mean over the steps after one warm-up step; GFLOP/s: measured GFLOP/step / s/step; peak: {memory}.",
     ]
     for size, (_, run) in results.items():
@@ -600,8 +602,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", default="tiny,full", help="comma-separated subset of tiny,toyworld,full")
     parser.add_argument("--steps", type=int, default=None, help="editor steps incl. 1 warm-up (tiny 5, full 2)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float16", "bfloat16"))
-    parser.add_argument("--mode", default="aved", choices=[m for m in MODES if m != "sdedit"])
+    parser.add_argument("--dtype", default="float32", choices=DTYPES)
+    parser.add_argument("--mode", default="aved", choices=[m.name for m in MODES.values() if m.engine == "dds"])
     parser.add_argument("--max-step-seconds", type=float, default=240.0, help="skip an editor run estimated slower")
     parser.add_argument("--duration", type=float, default=1.0, help="seconds of the 5 s example clip to edit")
     parser.add_argument("--fps", type=float, default=4.0, help="frames per second (4 per 2×2 grid)")
@@ -622,7 +624,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Measure each requested size and print the environment and one table."""
     args = parse_args(argv)
-    device, dtype = resolve_device(args.device), getattr(torch, args.dtype)
+    device, dtype = str(resolve_device(args.device)), getattr(torch, args.dtype)
     print(environment(device, args.dtype, args.mode))
     frames = len(sample_times(args.duration, args.fps))
     grids = -(-frames // 4)

@@ -1,5 +1,5 @@
 """How hard each loss term pulls on the latents: raw ‖∂L/∂z‖ per term and modality against L_dds's, and the pull
-the v2 objective realises (λ_k = ρ_k·‖∇L_dds‖/‖∇L_k‖, DESIGN §2b rule 1).
+the v2 objective realises (λ_k = ρ_k·‖∇L_dds‖/‖∇L_k‖, docs/design.md §2b rule 1).
 
 For one clip and prompt pair this draws timesteps (and noise, grid shuffles) exactly as the editor does
 (`Editor.start` / `Editor.step_losses` / `Objective.gradients`) and prints, per term, the median over the draws of

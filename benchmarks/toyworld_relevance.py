@@ -72,10 +72,10 @@ def scores_of(
     return out.scores, out.delta.abs()
 
 
-def delta_masks(magnitude: torch.Tensor, cells: int) -> dict[str, torch.Tensor]:
+def delta_masks(magnitude: torch.Tensor, grid: int) -> dict[str, torch.Tensor]:
     """The `delta` relevance from the mean |δ| of the draws, marked where it is ≥ 0.5, for several τ and reaches."""
     return {
-        f"δ τ{tau} r{reach}": delta_relevance(magnitude, cells, tau, reach) >= 0.5
+        f"δ τ{tau} r{reach}": delta_relevance(magnitude, grid, tau, reach) >= 0.5
         for tau in DELTA_TAUS
         for reach in DELTA_REACHES
     }

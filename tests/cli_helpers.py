@@ -48,7 +48,7 @@ def run_and_signal(argv, signum, cwd=None, marker="edit (", timeout=180):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "AVED_PROGRESS": "1"},  # the bar shows on a pipe too
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     seen_out, seen_err = [], []

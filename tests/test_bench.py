@@ -13,15 +13,16 @@ import torch
 
 from aved.api import edit as api_edit
 from aved.bench.manifest import categories, read_manifest
-from aved.bench.report import summarize, write_report
+from aved.bench.report import write_report
 from aved.bench.results import latest_records, merge_results, read_records
 from aved.bench.run import PriorCache, run_benchmark, run_command, run_sweep, shard_from_accelerate
 from aved.bench.sweep import expand_sweep, setting_name
+from aved.bench.tables import summarize
 from aved.codec import prepare_clip
 from aved.config import EditConfig, apply_overrides
-from aved.editor import EditResult
 from aved.errors import AvedError
 from aved.media.clip import read_clip, write_clip
+from aved.result import EditResult
 
 HEADER = "name,src,trg,src_category,trg_category\n"
 # Tiny settings: 4 frames of 64 px, one 2×2 grid, 2 steps.

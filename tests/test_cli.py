@@ -1,9 +1,11 @@
 """The `aved` command line: bad input gives one line and a non-zero exit; the commands write what they say."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -447,3 +449,185 @@ def test_toyworld_refuses_no_tasks_before_writing(command, tmp_path, capsys):
     code, _, err = run_cli(capsys, *command, tmp_path / "toy", "--tasks", "0")
     assert_one_line_failure(code, err, "--tasks", "0")
     assert not (tmp_path / "toy").exists()
+
+
+# ----------------------------------------------------------------------------- conventions (issue 20, 4 and 6)
+
+
+def test_version_is_the_installed_distributions(capsys):
+    from importlib.metadata import version
+
+    from aved.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"aved {version('aved')}\n"
+
+
+def test_info_json_is_one_object_with_the_clips_fields(example_clip, silent_clip, capsys):
+    code, out, err = run_cli(capsys, "info", example_clip, "--json")
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["fps"] == 24 and (info["width"], info["height"]) == (320, 240) and info["sample_rate"] == 44100
+    assert info["frame_count"] == 120 and info["path"] == str(example_clip)
+    assert info["duration"] == pytest.approx(5.0, abs=0.05) and info["audio_codec"] == "aac"
+    code, out, _ = run_cli(capsys, "info", silent_clip, "--json")
+    assert code == 0 and json.loads(out)["audio_codec"] is None
+
+
+def test_metrics_json_prints_the_document_it_writes_and_quiet_leaves_stderr_empty(
+    example_clip, tiny_metric_models, tmp_path, capsys
+):
+    clip = read_clip(example_clip, duration=2.0)  # 2 s against the 5 s source: dino warns
+    edited = tmp_path / "edited.mp4"
+    write_clip(edited, clip.frames[:, ::-1].copy(), clip.fps, clip.audio[::-1].copy(), clip.sample_rate)
+    scores = tmp_path / "scores.json"
+    argv = ["metrics", example_clip, edited, "--source-prompt", "a", "--target-prompt", "b"]
+    argv += ["--metrics", "av_align,dino", "--dino-model", tiny_metric_models["dino"]]
+    code, out, err = run_cli(capsys, *argv, "--json", "--out", scores)
+    assert code == 0, err
+    document = json.loads(out)  # stdout is the document alone
+    assert document == json.loads(scores.read_text()) and set(document["metrics"]) == {"av_align", "dino"}
+    assert "aved: warning: " in err and f"aved: wrote {scores}" in err
+    code, out, err = run_cli(capsys, "-q", *argv, "--json", "--out", scores)
+    assert code == 0 and json.loads(out) == document and err == ""
+    code, out, err = run_cli(capsys, *argv, "--out", scores, "--quiet")  # the table, and -q after the command
+    assert code == 0 and err == "" and "dino" in out and f"wrote {scores}" in out
+    assert not logging.getLogger("aved").handlers  # the command's log handler went with it
+
+
+def test_quiet_hides_the_progress_bars_a_log_would_force(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AVED_PROGRESS", "1")  # capsys is no terminal: force the bars, as a CI log may
+    code, _, err = run_cli(capsys, "toyworld", "export", tmp_path / "a", "--tasks", "2")
+    assert code == 0 and "render tasks" in err
+    code, out, err = run_cli(capsys, "-q", "toyworld", "export", tmp_path / "b", "--tasks", "2")
+    assert code == 0 and err == "" and "wrote 2 tasks" in out
+    monkeypatch.delenv("AVED_PROGRESS")
+    code, _, err = run_cli(capsys, "toyworld", "export", tmp_path / "c", "--tasks", "2")
+    assert code == 0 and "render tasks" not in err  # not a terminal: the bar switched itself off
+
+
+def test_quiet_and_verbose_go_before_or_after_the_command_but_not_together(example_clip, capsys):
+    from aved.cli import main
+
+    for argv in (["-q", "info", example_clip], ["info", example_clip, "-q"], ["-v", "info", example_clip]):
+        code, out, err = run_cli(capsys, *argv)
+        assert code == 0 and "fps" in out and err == "", argv
+    for argv in (["-q", "info", example_clip, "-v"], ["info", example_clip, "-q", "--verbose"]):
+        with pytest.raises(SystemExit) as done:
+            main([str(a) for a in argv])
+        assert_one_line_failure(done.value.code, capsys.readouterr().err, "--quiet", "--verbose")
+
+
+@pytest.fixture
+def library_logging():
+    """The model libraries' verbosity and bars, put back as they were after the test."""
+    import diffusers.utils.logging as diffusers_logging
+    import huggingface_hub.utils as hub_utils
+    import transformers.utils.logging as transformers_logging
+
+    libraries = (diffusers_logging, transformers_logging)
+    saved = [(lib.get_verbosity(), lib.is_progress_bar_enabled()) for lib in libraries]
+    hub_disabled = hub_utils.are_progress_bars_disabled()
+    yield diffusers_logging, transformers_logging, hub_utils
+    for lib, (level, bars) in zip(libraries, saved, strict=True):
+        lib.set_verbosity(level)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if bars:
+                lib.enable_progress_bar()
+            else:
+                lib.disable_progress_bar()
+    if hub_disabled:
+        hub_utils.disable_progress_bars()
+    elif not hub_env_disables_bars():
+        hub_utils.enable_progress_bars()
+
+
+def hub_env_disables_bars() -> bool:
+    import huggingface_hub.constants
+
+    return huggingface_hub.constants.HF_HUB_DISABLE_PROGRESS_BARS is True
+
+
+def test_each_verbosity_gives_the_model_libraries_their_share(library_logging):
+    from aved.cli import DEFAULT, QUIET, VERBOSE, _configure_libraries
+
+    diffusers_logging, transformers_logging, hub_utils = library_logging
+    libraries = (diffusers_logging, transformers_logging)
+    for verbosity, level, bars, advice_shown in (
+        (DEFAULT, logging.ERROR, False, False),
+        (VERBOSE, logging.INFO, True, True),
+    ):
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            _configure_libraries(verbosity)
+            warnings.warn("advice", FutureWarning, stacklevel=1)
+        assert bool(seen) is advice_shown, verbosity
+        assert [lib.get_verbosity() for lib in libraries] == [level, level], verbosity
+        assert [lib.is_progress_bar_enabled() for lib in libraries] == [bars, bars], verbosity
+        # the hub's download bars stay on (a first multi-GB download shows) unless its environment says otherwise
+        assert hub_utils.are_progress_bars_disabled() is hub_env_disables_bars(), verbosity
+    with warnings.catch_warnings():
+        _configure_libraries(QUIET)
+    assert hub_utils.are_progress_bars_disabled() and not transformers_logging.is_progress_bar_enabled()
+
+
+def test_help_defaults_come_from_the_config_and_name_what_a_preset_changes():
+    from aved.cli import CONFIG_OPTIONS, build_parser
+    from aved.config import DTYPES, MODEL_PRESETS
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    edit_help = {action.dest: action for action in commands["edit"]._actions}
+    for dest, key in CONFIG_OPTIONS.items():
+        value = MODEL_PRESETS["toyworld"].get(key)
+        if isinstance(value, int | float) and dest in edit_help:
+            assert (
+                f"--model toyworld: {value:g}" in edit_help[dest].help or f"default {value:g}" in edit_help[dest].help
+            )
+    assert "default 10; --model toyworld: 2" in edit_help["duration"].help
+    assert "default 200; --fast: 25" in edit_help["steps"].help
+    assert tuple(edit_help["dtype"].choices) == DTYPES
+
+
+def test_every_config_option_lands_in_its_field(example_clip, tmp_path, capsys):
+    from aved.cli import CONFIG_OPTIONS
+
+    given = {
+        "prompts.source": ("--source", "s"),
+        "prompts.target": ("--target", "t"),
+        "prompts.video_source": ("--video-source", "vs"),
+        "prompts.video_target": ("--video-target", "vt"),
+        "prompts.audio_source": ("--audio-source", "as"),
+        "prompts.audio_target": ("--audio-target", "at"),
+        "mode": ("--mode", "dds"),
+        "steps": ("--steps", 7),
+        "seed": ("--seed", 3),
+        "relevance.tau_video": ("--tau-video", 0.6),
+        "relevance.tau_audio": ("--tau-audio", 0.7),
+        "relevance.method": ("--relevance", "otsu"),
+        "media.fps": ("--fps", 2.0),
+        "media.grid": ("--grid", 1),
+        "media.frame_size": ("--frame-size", 128),
+        "media.start": ("--start", 0.5),
+        "media.duration": ("--duration", 2.0),
+        "model.video": ("--video-model", "v"),
+        "model.audio": ("--audio-model", "a"),
+        "model.device": ("--device", "cpu"),
+        "model.dtype": ("--dtype", "bfloat16"),
+    }
+    assert set(given) | {"model.compile"} == set(CONFIG_OPTIONS.values())
+    flags = [str(part) for option, value in given.values() for part in (option, value)]
+    code, out, err = run_cli(capsys, "edit", example_clip, "--out", tmp_path / "o", "--dry-run", "--compile", *flags)
+    assert code == 0, err
+    resolved = json.loads(out)
+
+    def field(key):
+        value = resolved
+        for part in key.split("."):
+            value = value[part]
+        return value
+
+    assert {key: field(key) for key in given} == {key: value for key, (_, value) in given.items()}
+    assert field("model.compile") is True

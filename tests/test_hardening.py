@@ -222,7 +222,7 @@ def test_metrics_warn_when_the_clips_do_not_line_up(tiny_metric_models, tmp_path
         "--metrics",
         "dino",
         *models,
-        "--json",
+        "--out",
         tmp_path / "same.json",
     )
     assert code == 0 and warnings_in(err) == []
@@ -248,15 +248,15 @@ def test_a_full_disk_while_writing_is_one_line_and_leaves_nothing(tmp_path, caps
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(aved.outputs, "plot_losses", full)
+    monkeypatch.setattr(aved.outputs, "plot_edit_losses", full)
     code, _, err = _edit(capsys, TOY_CLIP, tmp_path / "out")
     assert_one_line_failure(code, err, "No space left on device", "nothing was kept")
     assert list(tmp_path.iterdir()) == []
 
 
-def test_metrics_json_into_a_folder_is_refused_before_scoring(tmp_path, capsys):
+def test_metrics_out_into_a_folder_is_refused_before_scoring(tmp_path, capsys):
     code, _, err = run_cli(
-        capsys, "metrics", TOY_CLIP, TOY_CLIP, "--source-prompt", "a", "--target-prompt", "b", "--json", tmp_path
+        capsys, "metrics", TOY_CLIP, TOY_CLIP, "--source-prompt", "a", "--target-prompt", "b", "--out", tmp_path
     )
     assert_one_line_failure(code, err, "folder")
 

@@ -53,11 +53,11 @@ def test_relevance_mask_is_the_hot_region():
     probs, region = _hot_region_probs()
     low_res = torch.nn.functional.avg_pool2d(probs.transpose(1, 2).reshape(1, 6, 16, 16), 2)
     low_res = low_res.reshape(1, 6, 64).transpose(1, 2)
-    scores = relevance_map([probs], [3], (16, 16), cells=1, batch=1)
+    scores = relevance_map([probs], [3], (16, 16), grid=1, batch=1)
     assert torch.equal(relevance_mask(scores, "fixed", 0.8)[0], region)
     assert torch.equal(relevance_mask(scores, "otsu", 0.8)[0], region)
     # Two layers at different resolutions still agree on the region's interior.
-    both = relevance_map([probs, low_res], [3], (16, 16), cells=1, batch=1)
+    both = relevance_map([probs, low_res], [3], (16, 16), grid=1, batch=1)
     assert relevance_mask(both, "fixed", 0.8)[0][5:7, 9:11].all()
     assert not relevance_mask(both, "fixed", 0.8)[0][~region].any()
 

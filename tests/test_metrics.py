@@ -1,4 +1,4 @@
-"""Metrics of DESIGN §3: AV-Align on clips with known events, the model-based metrics on tiny random models."""
+"""Metrics of docs/design.md §3: AV-Align on clips with known events, the model-based metrics on tiny random models."""
 
 import json
 import re

@@ -1,4 +1,5 @@
-"""The v2 objective (DESIGN §2b): neutral at the source, scale-free weights, the public DDS step, timing, relevance."""
+"""The v2 objective (docs/design.md §2b): neutral at the source, scale-free weights, the public DDS step, timing,
+relevance."""
 
 import pytest
 import torch
@@ -99,10 +100,10 @@ def test_delta_relevance_marks_where_the_prompts_disagree_in_each_cell():
     magnitude = torch.zeros(1, 4, 8, 8)
     magnitude[0, :, 1, 1] = 2.0  # top-left cell: one position differs
     magnitude[0, :, 6, 5] = 0.5  # bottom-right cell: weaker, still its own maximum
-    relevance = delta_relevance(magnitude, cells=2, tau=1.0, reach=0)
+    relevance = delta_relevance(magnitude, grid=2, tau=1.0, reach=0)
     assert relevance[0, 1, 1] == 1 and relevance[0, 6, 5] == 1
     assert relevance.sum() == 2
-    widened = delta_relevance(magnitude, cells=2, tau=1.0, reach=1)
+    widened = delta_relevance(magnitude, grid=2, tau=1.0, reach=1)
     assert widened[0, :3, :3].min() == 1 and widened[0, 7, 0] == 0 and widened[0, 1, 3] == 1
 
 

@@ -5,18 +5,14 @@ import json
 import numpy as np
 import pytest
 
+from aved.bench.tables import adjusted_p_values, paired_p_value
+from aved.bench.tables import paired_differences as _paired_differences
+from aved.bench.tables import verdict as _verdict
 from aved.codec import prepare_clip
 from aved.toyworld import models
-from aved.toyworld.bench import (
-    METRICS,
-    TYPE_METRICS,
-    adjusted_p_values,
-    paired_differences,
-    paired_p_value,
-    paired_tables,
-    score_row,
-    verdict,
-)
+from aved.toyworld.metrics import TOYWORLD_METRICS as METRICS
+from aved.toyworld.metrics import score_row
+from aved.toyworld.report import TYPE_METRICS, paired_tables
 from aved.toyworld.tasks import task_set
 
 TASKS = task_set(seed=0, count=16, duration=2.0)
@@ -70,7 +66,7 @@ def test_short_bench_run_writes_its_table_and_resumes(tiny_models, tmp_path):
         "--out", str(out), "--video-model", str(tiny_models["sd"]), "--audio-model", str(tiny_models["audioldm2"]),
     ]  # fmt: skip
     assert main(argv) == 0
-    records = (out / "results.jsonl").read_text().splitlines()
+    records = (out / "results.0.jsonl").read_text().splitlines()
     assert len(records) == 2 * 9  # source, truth, both through the VAEs, four modes and an ablation per task
     table = (out / "table.md").read_text()
     rows = ("| source |", "| source via VAEs |", "| aved |", "| sdedit |", "| truth via VAEs |", "| ground truth |")
@@ -90,10 +86,18 @@ def test_short_bench_run_writes_its_table_and_resumes(tiny_models, tmp_path):
         assert ablated["gt_psnr"] != full["gt_psnr"]
     assert (out / "summary.png").stat().st_size > 0 and (out / "clips" / TASKS[0].id / "aved.mp4").exists()
     assert main(argv) == 0  # resumes: nothing left to do
-    assert (out / "results.jsonl").read_text().splitlines() == records
-    settings = json.loads((out / "bench.json").read_text())
-    assert settings["config"]["steps"] == 2 and settings["tasks"] == 2
+    assert (out / "results.0.jsonl").read_text().splitlines() == records
+    settings = json.loads((out / "config.json").read_text())
+    assert settings["steps"] == 2 and settings["run"]["tasks"] == 2
     assert main([*argv[:-4], "--steps", "3", "--out", str(out), *argv[-4:]]) == 2  # other settings: refused
+
+
+def paired_differences(records, mode, other):
+    return _paired_differences(records, METRICS, mode, other)
+
+
+def verdict(stat, metric, p):
+    return _verdict(stat, METRICS[metric], p)
 
 
 def _records(rows: dict[str, list[float | None]], metric: str) -> list[dict]:
@@ -143,7 +147,7 @@ def test_paired_marks_control_the_false_discovery_rate():
         for record, value in zip(records[20:], base, strict=True):
             record[metric] = float(value)
     stats = {("dds", m): s for m, s in paired_differences(records, "aved", "dds").items()}
-    adjusted = adjusted_p_values(stats)
+    adjusted = adjusted_p_values(stats, METRICS)
     tested = [k for k in stats if stats[k].n >= 2]
     by_aved = {r["task"]: r for r in records if r["row"] == "aved"}
     by_dds = {r["task"]: r for r in records if r["row"] == "dds"}
@@ -212,3 +216,37 @@ def test_a_removed_bounce_moves_bounce_recall_by_one_impact(prepared):
     scores = event_scores(bounce_times(frames, truth.fps), impacts)
     assert scores["recall"] == pytest.approx((len(impacts) - 1) / len(impacts)) and scores["precision"] == 1.0
     assert event_scores(np.zeros(0), np.zeros(0)) == {"recall": 1.0, "precision": 1.0, "f1": 1.0}
+
+
+class _FailingPriors:
+    """A PriorCache whose priors cannot load (an out-of-memory GPU, say)."""
+
+    def get(self, config):
+        raise RuntimeError("CUDA out of memory")
+
+
+def test_a_failed_row_is_recorded_and_only_it_is_redone_through_the_shared_bench_layer(tiny_models, tmp_path):
+    """Both benches share one folder layer: config.json claimed once, per-shard results, the same resume."""
+    from aved.bench.results import claim_folder, latest_records
+    from aved.bench.run import PriorCache
+    from aved.config import EditConfig, apply_overrides
+    from aved.errors import AvedError
+    from aved.toyworld.bench import run_bench, run_document
+
+    config = EditConfig(steps=1)
+    apply_overrides(config, {"model.video": str(tiny_models["sd"]), "model.audio": str(tiny_models["audioldm2"])})
+    config.media = models.media_config()
+    out = tmp_path / "bench"
+    failed = run_bench(out, config, ["aved"], count=1, progress=False, priors=_FailingPriors())
+    assert (failed.ok, failed.failed) == (2, 3)  # source and truth need no prior; the VAE rows and the edit do
+    assert all("CUDA out of memory" in e for e in failed.errors)
+    first = latest_records(out)
+    assert {r["row"] for r in first.values() if r["status"] == "error"} == {"source via VAEs", "truth via VAEs", "aved"}
+    again = run_bench(out, config, ["aved"], count=1, progress=False, priors=PriorCache())
+    assert (again.ok, again.failed) == (3, 0)
+    lines = (out / "results.0.jsonl").read_text().splitlines()
+    assert len(lines) == 5 + 3  # only the failed rows were redone
+    assert run_bench(out, config, ["aved"], count=1, progress=False).skipped == 1  # the task is whole now
+    config.steps = 2
+    with pytest.raises(AvedError, match=r"holds a run with another config \(steps: 1 → 2\)"):
+        claim_folder(out, run_document(config, 1, 0))  # the AvED-Bench runner's claim, on a ToyWorld folder

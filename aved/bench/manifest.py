@@ -1,4 +1,5 @@
-"""The AvED-Bench manifest: a CSV of `name, src, trg, src_category, trg_category`, read unchanged (DESIGN §4)."""
+"""The AvED-Bench manifest: a CSV of `name, src, trg, src_category, trg_category`, read unchanged
+(docs/design.md §4)."""
 
 from __future__ import annotations
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 from collections.abc import Iterable
@@ -13,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from aved import folders
 from aved.bench.results import CONFIG_NAME, latest_records, manifest_names, read_run_document
+from aved.bench.tables import Stat, csv_text, markdown_table, summarize
 from aved.errors import AvedError
 
 METRIC_ORDER = ("av_align", "clip_t", "clap", "dino", "lpaps", "obj_v", "obj_a")
@@ -26,7 +26,7 @@ METRIC_TITLES = {
     "obj_v": "Obj-V",
     "obj_a": "Obj-A",
 }
-# DESIGN §3, AvED-Bench: (our mode, metric) → published value. Baselines we do not run are listed separately.
+# docs/design.md §3, AvED-Bench: (our mode, metric) → published value. Baselines we do not run are listed separately.
 PAPER = {
     ("aved", "av_align"): 0.42,
     ("audio-only", "av_align"): 0.36,
@@ -67,36 +67,6 @@ class ResultSet:
     @property
     def failed(self) -> list[dict[str, Any]]:
         return [r for r in self.records if r.get("status") != "ok"]
-
-
-@dataclass(frozen=True)
-class Stat:
-    """Mean, 95 % half-width and count of one metric over some clips."""
-
-    mean: float
-    half: float
-    n: int
-
-    def text(self, digits: int = 3) -> str:
-        if self.n == 0:
-            return "—"
-        if math.isnan(self.half):
-            return f"{self.mean:.{digits}f} (n={self.n})"
-        return f"{self.mean:.{digits}f} ± {self.half:.{digits}f}"
-
-
-def summarize(values: Iterable[float | None]) -> Stat:
-    """Mean ± t-interval half-width of the finite values (half-width NaN below two values)."""
-    from scipy.stats import t
-
-    data = np.array([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
-    n = len(data)
-    if n == 0:
-        return Stat(math.nan, math.nan, 0)
-    if n == 1:
-        return Stat(float(data[0]), math.nan, 1)
-    half = float(t.ppf(0.975, n - 1) * data.std(ddof=1) / math.sqrt(n))
-    return Stat(float(data.mean()), half, n)
 
 
 # ----------------------------------------------------------------------------------------- loading
@@ -190,23 +160,6 @@ def _group_rows(label: str, records: list[dict[str, Any]], metrics: list[str]) -
     }
 
 
-def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    """A GitHub markdown table; '|' in cells is escaped."""
-
-    def line(cells: list[str]) -> str:
-        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
-
-    return "\n".join([line(header), line(["---"] * len(header)), *(line(r) for r in rows)])
-
-
-def _csv_text(header: list[str], rows: list[list[Any]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows([["" if isinstance(v, float) and math.isnan(v) else v for v in row] for row in rows])
-    return buffer.getvalue()
-
-
 def _stat_columns(metrics: list[str]) -> list[str]:
     return [f"{m}_{part}" for m in metrics for part in ("mean", "ci95", "n")]
 
@@ -234,10 +187,10 @@ def main_tables(sets: list[ResultSet], metrics: list[str]) -> tuple[str, str]:
             + [row["seconds"], *paper]
         )
     titles = [METRIC_TITLES.get(m, m) for m in metrics]
-    markdown = _markdown_table(["run", "n ok", "n failed", "not run", *titles, "s/clip", "paper"], md_rows)
+    markdown = markdown_table(["run", "n ok", "n failed", "not run", *titles, "s/clip", "paper"], md_rows)
     csv_header = ["label", "mode", "sweep", "folder", "n_ok", "n_failed", "n_not_run", *_stat_columns(metrics)]
     csv_header += ["seconds_mean", *(f"{m}_paper" for m in paper_metrics)]
-    return markdown, _csv_text(csv_header, csv_rows)
+    return markdown, csv_text(csv_header, csv_rows)
 
 
 def category_tables(sets: list[ResultSet], metrics: list[str]) -> tuple[str, str]:
@@ -252,9 +205,9 @@ def category_tables(sets: list[ResultSet], metrics: list[str]) -> tuple[str, str
             )
             csv_rows.append([s.label, category, row["n_ok"], row["n_failed"], *_stat_values(row["stats"], metrics)])
     titles = [METRIC_TITLES.get(m, m) for m in metrics]
-    markdown = _markdown_table(["run", "target category", "n ok", "n failed", *titles], md_rows)
+    markdown = markdown_table(["run", "target category", "n ok", "n failed", *titles], md_rows)
     header = ["label", "trg_category", "n_ok", "n_failed", *_stat_columns(metrics)]
-    return markdown, _csv_text(header, csv_rows)
+    return markdown, csv_text(header, csv_rows)
 
 
 def _fmt_seconds(value: float) -> str:
@@ -329,7 +282,7 @@ def plot_sweep(sets: list[ResultSet], key: str, metrics: list[str], path: Path) 
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path)
+    folders.save_figure(fig, path)
 
 
 def plot_clip_t_vs_dino(sets: list[ResultSet], path: Path) -> bool:
@@ -362,7 +315,7 @@ def plot_clip_t_vs_dino(sets: list[ResultSet], path: Path) -> bool:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path)
+    folders.save_figure(fig, path)
     return True
 
 
@@ -394,7 +347,7 @@ def write_report(result_dirs: Iterable[str | Path], out: str | Path | None = Non
 
     def save(name: str, text: str) -> None:
         path = folder / name
-        path.write_text(text, encoding="utf-8")
+        folders.atomic_write(path, text)
         written.append(path)
 
     main_md, main_csv = main_tables(sets, metrics)
@@ -417,7 +370,7 @@ def write_report(result_dirs: Iterable[str | Path], out: str | Path | None = Non
 
 def _markdown(sets: list[ResultSet], main_md: str, category_md: str, plots: list[Path]) -> str:
     """The whole markdown document."""
-    references = _markdown_table(["metric", "method", "paper"], [[m, k, f"{v:g}"] for m, k, v in PAPER_REFERENCES])
+    references = markdown_table(["metric", "method", "paper"], [[m, k, f"{v:g}"] for m, k, v in PAPER_REFERENCES])
     parts = [
         "# AvED-Bench report",
         f"Cells: {CI_NOTE}. LPAPS: lower is better. *paper*: the published AvED-Bench figure for the row's mode.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -106,3 +107,51 @@ def merge_results(out_dir: str | Path) -> Path:
 def read_run_document(out_dir: str | Path) -> dict[str, Any]:
     """`out_dir/config.json` as written by the run (the resolved EditConfig plus its `run` section)."""
     return read_json_object(Path(out_dir) / CONFIG_NAME, f"{out_dir}: not a benchmark folder (no {CONFIG_NAME})")
+
+
+def config_hash(identity: dict[str, Any]) -> str:
+    """A short hash of what decides a run's numbers (its config minus per-row and per-process fields)."""
+    blob = json.dumps(identity, sort_keys=True, default=list)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mapping → {'a.b': value}."""
+    if not isinstance(data, dict):
+        return {prefix: data}
+    out = {}
+    for key, value in data.items():
+        out.update(_flatten(value, f"{prefix}.{key}" if prefix else key))
+    return out
+
+
+def config_difference(saved: dict[str, Any], current: dict[str, Any], limit: int = 4) -> str:
+    """'steps: 2 → 3, …' for the first differing fields of two run documents."""
+    skip = ("versions", "run.config_hash", "run.manifest", "run.videos", "prompts", "model.device")
+
+    def fields(doc: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in _flatten(doc).items() if not any(k == s or k.startswith(s + ".") for s in skip)}
+
+    # JSON turns tuples into lists; compare both sides as they read back from disk.
+    old, new = fields(saved), fields(json.loads(json.dumps(current)))
+    changed = [f"{k}: {old.get(k)} → {new.get(k)}" for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
+    more = f", and {len(changed) - limit} more" if len(changed) > limit else ""
+    return ", ".join(changed[:limit]) + more if changed else "same fields, different aved version"
+
+
+def claim_folder(out_dir: Path, document: dict[str, Any]) -> None:
+    """Create `out_dir` with the run's `config.json`, or check that the run already there has the same
+    `run.config_hash` (both benches: AvED-Bench's clips and ToyWorld's tasks)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / CONFIG_NAME
+    if path.exists():
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise AvedError(f"{path}: not a readable JSON file ({err}); pass a fresh --out folder") from None
+        if not isinstance(saved, dict) or saved.get("run", {}).get("config_hash") != document["run"]["config_hash"]:
+            difference = config_difference(saved if isinstance(saved, dict) else {}, document)
+            raise AvedError(f"{out_dir}: holds a run with another config ({difference}); pass a fresh --out folder")
+    else:
+        # Every process may get here at once; each writes the same document atomically, so any one of them wins.
+        atomic_write(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import copy
 import gc
-import hashlib
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, is_dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -25,18 +24,22 @@ from aved.bench.results import (
     CONFIG_NAME,
     MANIFEST_COPY,
     append_record,
+    claim_folder,
     clean_number,
+    config_hash,
     latest_records,
     merge_results,
     process_results_path,
 )
 from aved.bench.sweep import apply_setting, expand_sweep, setting_name
 from aved.config import EditConfig
-from aved.editor import EditResult
 from aved.errors import AvedError
 from aved.media.clip import Clip
+from aved.modes import get_mode
 from aved.outputs import package_versions, write_edit_outputs
 from aved.priors.load import load_audio_prior, load_video_prior
+from aved.progress import bar_disable
+from aved.result import EditResult
 
 EditFn = Callable[..., EditResult]
 # What one clip may fail with and the run still go on: bad or missing input (AvedError, OSError), numerical
@@ -56,15 +59,15 @@ class PriorCache:
 
     def get(self, config: EditConfig) -> dict[str, Any]:
         """`video_prior=` / `audio_prior=` keyword arguments for `edit` in `config.mode`."""
-        model = config.model
+        model, mode = config.model, get_mode(config.mode)
         wanted = {
             "video_prior": (
-                config.mode != "audio-only",
+                mode.video,
                 (model.video, model.dtype, model.device, model.compile),
                 load_video_prior,
             ),
             "audio_prior": (
-                config.mode != "video-only",
+                mode.audio,
                 (model.audio, model.dtype, model.device, model.vocoder, model.compile),
                 load_audio_prior,
             ),
@@ -89,8 +92,8 @@ class ShardSummary:
     results_path: Path
     total: int  # clips in this shard
     skipped: int  # already complete
-    ok: int
-    failed: int
+    ok: int = 0  # records written this run with status ok
+    failed: int = 0
     errors: list[str] = field(default_factory=list)  # "name: error" of each failure
     process_index: int = 0
     num_processes: int = 1
@@ -107,35 +110,9 @@ def _identity(config: EditConfig) -> dict[str, Any]:
     return data
 
 
-def config_hash(config: EditConfig, metrics: list[str]) -> str:
+def run_hash(config: EditConfig, metrics: list[str]) -> str:
     """A short hash of the edit config (minus prompts and device) and the metric names."""
-    blob = json.dumps({"config": _identity(config), "metrics": sorted(metrics)}, sort_keys=True, default=list)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """Nested mapping → {'a.b': value}."""
-    if not isinstance(data, dict):
-        return {prefix: data}
-    out = {}
-    for key, value in data.items():
-        out.update(_flatten(value, f"{prefix}.{key}" if prefix else key))
-    return out
-
-
-def _config_difference(saved: dict[str, Any], current: dict[str, Any], limit: int = 4) -> str:
-    """'steps: 2 → 3, …' for the first differing fields of two run documents."""
-    skip = ("versions", "run", "prompts", "model.device")
-
-    def fields(doc: dict[str, Any]) -> dict[str, Any]:
-        flat = _flatten({**doc, "metrics": sorted(doc.get("run", {}).get("metrics", []))})
-        return {k: v for k, v in flat.items() if not any(k == s or k.startswith(s + ".") for s in skip)}
-
-    # JSON turns tuples into lists; compare both sides as they read back from disk.
-    old, new = fields(saved), fields(json.loads(json.dumps(current)))
-    changed = [f"{k}: {old.get(k)} → {new.get(k)}" for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k)]
-    more = f", and {len(changed) - limit} more" if len(changed) > limit else ""
-    return ", ".join(changed[:limit]) + more if changed else "same fields, different aved version"
+    return config_hash({"config": _identity(config), "metrics": sorted(metrics)})
 
 
 def _run_document(config: EditConfig, manifest: Path, videos: Path, metrics: list[str], sweep: dict) -> dict:
@@ -145,34 +122,15 @@ def _run_document(config: EditConfig, manifest: Path, videos: Path, metrics: lis
         "videos": str(videos),
         "metrics": list(metrics),
         "sweep": dict(sweep),
-        "config_hash": config_hash(config, metrics),
+        "config_hash": run_hash(config, metrics),
     }
     return {**config.to_dict(), "versions": package_versions(), "run": run}
-
-
-def claim_out_dir(out_dir: Path, document: dict[str, Any], manifest: Path) -> None:
-    """Create `out_dir` for this run, or check that the run already there used the same config."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / CONFIG_NAME
-    if path.exists():
-        try:
-            saved = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise AvedError(f"{path}: not a readable JSON file ({err}); pass a fresh --out folder") from None
-        if saved.get("run", {}).get("config_hash") != document["run"]["config_hash"]:
-            difference = _config_difference(saved, document)
-            raise AvedError(f"{out_dir}: holds a run with another config ({difference}); pass a fresh --out folder")
-    else:
-        # Every process may get here at once; each writes the same document atomically, so any one of them wins.
-        folders.atomic_write(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    # The copy gives merge_results and the report the clip order and categories, wherever the manifest moves.
-    folders.atomic_write(out_dir / MANIFEST_COPY, manifest.read_bytes())
 
 
 # ----------------------------------------------------------------------------------------- one clip
 
 
-def is_complete(clip_dir: Path, record: dict[str, Any] | None, row: BenchRow, digest: str) -> bool:
+def clip_is_complete(clip_dir: Path, record: dict[str, Any] | None, row: BenchRow, digest: str) -> bool:
     """True when the clip's last record is ok for this config and prompts and every file it lists is there."""
     if not record or record.get("status") != "ok" or record.get("config_hash") != digest:
         return False
@@ -195,7 +153,7 @@ def edited_clip(result: EditResult) -> Clip:
     return Clip(result.frames, times, result.fps, result.audio, result.sample_rate)
 
 
-def _error_text(err: BaseException) -> str:
+def error_text(err: BaseException) -> str:
     """`Type: first line of the message`."""
     lines = str(err).strip().splitlines()
     return f"{type(err).__name__}: {lines[0] if lines else ''}".rstrip(": ")
@@ -280,7 +238,7 @@ def _process_clip(job: _Job, row: BenchRow) -> dict[str, Any]:
             record["metrics"].update({name: clean_number(value) for name, value in scores.items()})
         record.update(status="ok", files=files)
     except CLIP_ERRORS as err:
-        record.update(error=_error_text(err), stage=stage)
+        record.update(error=error_text(err), stage=stage)
         out_of_memory = isinstance(err, torch.OutOfMemoryError | MemoryError)
     if out_of_memory:
         # Only here, after the except block: the exception's traceback holds the failed step's tensors.
@@ -361,7 +319,9 @@ def run_benchmark(
     )
     # One holder per shard: a second run on the same folder (and shard) is refused, it would redo and clobber clips.
     with folders.shard_lock(out_dir, process_index, num_processes):
-        claim_out_dir(out_dir, document, manifest)
+        claim_folder(out_dir, document)
+        # The copy gives merge_results and the report the clip order and categories, wherever the manifest moves.
+        folders.atomic_write(out_dir / MANIFEST_COPY, manifest.read_bytes())
         return _run_shard(job, shard, num_processes, progress)
 
 
@@ -369,33 +329,46 @@ def _run_shard(job: _Job, shard: list[BenchRow], num_processes: int, progress: b
     """The clips of a claimed, locked shard that are not complete yet."""
     out_dir, process_index, config = job.out_dir, job.process_index, job.config
     latest = latest_records(out_dir)
-    pending = [r for r in shard if not is_complete(out_dir / "clips" / r.name, latest.get(r.name), r, job.digest)]
-    results_path = process_results_path(out_dir, process_index)
-    summary = ShardSummary(out_dir, results_path, len(shard), len(shard) - len(pending), 0, 0)
+    pending = [r for r in shard if not clip_is_complete(out_dir / "clips" / r.name, latest.get(r.name), r, job.digest)]
+    summary = ShardSummary(out_dir, process_results_path(out_dir, process_index), len(shard), len(shard) - len(pending))
     summary.process_index, summary.num_processes = process_index, num_processes
     label = f"bench {setting_name(job.sweep) or config.mode}"
     if num_processes > 1:
         label += f" [{process_index + 1}/{num_processes}]"
-    # `initial` counts the skipped clips as done, and tqdm's rate (hence the ETA) counts only clips run now.
+    return run_pending(pending, lambda row: [_process_clip(job, row)], summary, label, "clip", progress)
+
+
+def run_pending(
+    items: list[Any],
+    process: Callable[[Any], Iterable[dict[str, Any]]],
+    summary: ShardSummary,
+    label: str,
+    unit: str,
+    progress: bool,
+) -> ShardSummary:
+    """Each pending item of a shard through `process`, every record it yields appended to the shard's results file
+    as it comes (so a stopped run resumes from there); a record whose status is not "ok" is a failure. Both benches'
+    loop (AvED-Bench's clips, ToyWorld's tasks)."""
+    # `initial` counts the skipped items as done, and tqdm's rate (hence the ETA) counts only items run now.
     bar = tqdm(
-        total=len(shard),
+        total=summary.total,
         initial=summary.skipped,
         desc=label,
-        unit="clip",
-        position=process_index,
-        disable=not progress,
+        unit=unit,
+        position=summary.process_index,
+        disable=bar_disable(progress),
         dynamic_ncols=True,
     )
     with bar:
-        for row in pending:
-            record = _process_clip(job, row)
-            append_record(summary.results_path, record)
-            if record["status"] == "ok":
-                summary.ok += 1
-            else:
-                summary.failed += 1
-                summary.errors.append(f"{row.name}: {record['error']}")
-            bar.set_postfix(failed=summary.failed, refresh=False)
+        for item in items:
+            for record in process(item):
+                append_record(summary.results_path, record)
+                if record["status"] == "ok":
+                    summary.ok += 1
+                else:
+                    summary.failed += 1
+                    summary.errors.append(f"{record['name']}: {record['error']}")
+                bar.set_postfix(failed=summary.failed, refresh=False)
             bar.update(1)
     return summary
 

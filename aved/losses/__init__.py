@@ -1,4 +1,4 @@
-"""Loss terms of the edit, small pure functions of tensors (DESIGN §2.6, §2b); `objective` combines them."""
+"""Loss terms of the edit, small pure functions of tensors (docs/design.md §2.6, §2b); `objective` combines them."""
 
 from aved.losses.dds import cfg_combine, dds_direction, dds_loss
 from aved.losses.preservation import anchor_loss, patch_nce, preservation_loss

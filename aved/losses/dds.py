@@ -16,6 +16,6 @@ def dds_direction(eps_src: torch.Tensor, eps_trg: torch.Tensor) -> torch.Tensor:
 
 
 def dds_loss(z: torch.Tensor, direction: torch.Tensor, weight: float | torch.Tensor = 1.0) -> torch.Tensor:
-    """½‖z − sg(z − w·δ)‖², a surrogate whose gradient with respect to z is exactly w·δ (DESIGN §2.6)."""
+    """½‖z − sg(z − w·δ)‖², a surrogate whose gradient with respect to z is exactly w·δ (docs/design.md §2.6)."""
     target = (z - weight * direction).detach()
     return 0.5 * (z - target).pow(2).sum()

@@ -1,5 +1,5 @@
 """The objective: branch outputs → named loss terms, and the scale-free weights that combine their gradients
-(DESIGN §2b). The editor hands each modality's view in; it owns no loss."""
+(docs/design.md §2b). The editor hands each modality's view in; it owns no loss."""
 
 from __future__ import annotations
 
@@ -34,14 +34,17 @@ class ModalityView:
 
 
 class Objective:
-    """L = λ_dds·Σ_m L_dds_m + Σ_k λ_k·L_k with λ_k = ρ_k·‖∇L_dds_m‖/‖∇L_k,m‖ per modality m (DESIGN §2b rule 1).
+    """L = λ_dds·Σ_m L_dds_m + Σ_k λ_k·L_k with λ_k = ρ_k·‖∇L_dds_m‖/‖∇L_k,m‖ per modality m
+    (docs/design.md §2b rule 1).
 
     v2 terms: `pres_m`, the latent anchor ½Σ(1 − r)(z − z_src)² with r the `delta` relevance; `sync`, the sound's
     latent flux envelope held to the source's (2 − 2·corr). v1 forms (PatchNCE, cross-modal InfoNCE) by config.
     """
 
     def __init__(self, config: EditConfig, pres: bool, sync: bool):
-        self.config, self.pres, self.sync = config, pres, sync
+        """`pres`/`sync`: whether the mode uses the term; a term whose weight is 0 is off either way."""
+        w = config.weights
+        self.config, self.pres, self.sync = config, pres and w.pres > 0, sync and w.sync > 0
 
     @property
     def needs_features(self) -> bool:
@@ -88,8 +91,8 @@ class Objective:
         )
 
     def _sync_v1(self, video: ModalityView, audio: ModalityView) -> torch.Tensor | None:
-        """DESIGN §2's v1 form: InfoNCE between the two modalities' temporal self-similarity of relevant features
-        (None where either modality has no feature layer to read)."""
+        """docs/design.md §2's v1 form: InfoNCE between the two modalities' temporal self-similarity of relevant
+        features (None where either modality has no feature layer to read)."""
         if not video.trg_features or not audio.trg_features:
             return None
         segments = {}

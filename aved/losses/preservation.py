@@ -42,7 +42,8 @@ def preservation_loss(
     num_patches: int = 256,
     temperature: float = 0.07,
 ) -> torch.Tensor:
-    """Σ over layers and patch sizes of PatchNCE at ≤ num_patches sampled `keep` positions (DESIGN §2.6, L_pres).
+    """Σ over layers and patch sizes of PatchNCE at ≤ num_patches sampled `keep` positions
+    (docs/design.md §2.6, L_pres).
 
     Features are [B, C, h_l, w_l] per layer; `keep` is the [B, h, w] irrelevant mask at latent resolution.
     """

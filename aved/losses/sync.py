@@ -64,7 +64,7 @@ def sync_loss(
     audio_segments_by_layer: list[torch.Tensor],
     temperature: float = 0.1,
 ) -> torch.Tensor:
-    """L_sync: InfoNCE between the layer-averaged K×K self-similarities of the two modalities (DESIGN §2.6)."""
+    """L_sync: InfoNCE between the layer-averaged K×K self-similarities of the two modalities (docs/design.md §2.6)."""
     d_video = torch.stack([self_similarity(s) for s in video_segments_by_layer]).mean(0)
     d_audio = torch.stack([self_similarity(s) for s in audio_segments_by_layer]).mean(0)
     return sync_infonce(d_video, d_audio, temperature)

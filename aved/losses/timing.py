@@ -1,4 +1,4 @@
-"""Timing: the sound's event envelope in latent space held to the source's, which is in sync (ours, DESIGN §2b).
+"""Timing: the sound's event envelope in latent space held to the source's, which is in sync (ours, docs/design.md §2b).
 `frame_rows` gives the frames' envelope to the diagnostic (benchmarks/toyworld_timing.py); the term reads the sound's.
 """
 

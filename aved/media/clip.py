@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import math
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from aved import folders
 from aved.errors import AvedError
 from aved.media.frames import NEAREST_TOLERANCE, TIME_EPS, resize_center_crop, sample_times
 
@@ -512,7 +512,7 @@ def write_clip(
     audio: np.ndarray | None = None,
     sample_rate: int | None = None,
 ) -> None:
-    """Write H.264 (yuv420p, BT.709) video plus AAC audio, atomically (temp file, then rename).
+    """Write H.264 (yuv420p, BT.709) video plus AAC audio, atomically (aved.folders.atomic_file).
 
     `audio` is [N] or [N, C] float in [-1, 1] (or integer PCM); it is padded or cut to exactly
     len(frames) / fps seconds so both tracks end together. Odd sizes are padded to even by repeating the
@@ -530,32 +530,11 @@ def write_clip(
     if not target.parent.is_dir():
         raise AvedError(f"{path}: output folder {target.parent} does not exist")
     encoder = _h264_encoder(path)
-    tmp = _reserve_temp(path, target)
     try:
-        with _media_errors(path, "encoding failed"):
-            _encode(tmp, container_format, encoder, frames, rate, samples, sample_rate)
-        try:
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise AvedError(f"{path}: cannot replace the file ({_one_line(exc)})") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _reserve_temp(path: str | os.PathLike, target: Path) -> str:
-    """Create an empty `.{name}.part-XXXX{suffix}` beside the target (same filesystem, for os.replace)."""
-    for _ in range(100):
-        tmp = target.with_name(f".{target.name}.part-{secrets.token_hex(4)}{target.suffix}")
-        try:
-            # Unlike mkstemp (mode 0600), 0666 lets the umask decide, as for any normally created file.
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise AvedError(f"{path}: cannot write in {target.parent} ({_one_line(exc)})") from exc
-        return str(tmp)
-    raise AvedError(f"{path}: cannot find a free temporary name in {target.parent}")
+        with folders.atomic_file(target) as temp, _media_errors(path, "encoding failed"):
+            _encode(str(temp), container_format, encoder, frames, rate, samples, sample_rate)
+    except OSError as exc:
+        raise AvedError(f"{path}: cannot write the file ({_one_line(exc)})") from exc
 
 
 def _check_frames(path: str | os.PathLike, frames: np.ndarray) -> np.ndarray:

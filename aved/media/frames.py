@@ -1,4 +1,4 @@
-"""Frame sampling, square resizing, n×n grid packing and the latent-space grid shuffle (DESIGN §1, §2.2)."""
+"""Frame sampling, square resizing, n×n grid packing and the latent-space grid shuffle (docs/design.md §1, §2.2)."""
 
 from __future__ import annotations
 
@@ -55,8 +55,8 @@ def pack_grids(frames: torch.Tensor, n: int) -> torch.Tensor:
     count, channels, height, width = frames.shape
     if n < 1:
         raise AvedError(f"grid size must be at least 1, got {n}")
-    cells = n * n
-    pad = num_grids(count, n) * cells - count
+    per_grid = n * n
+    pad = num_grids(count, n) * per_grid - count
     if pad:
         frames = torch.cat([frames, frames[-1:].expand(pad, -1, -1, -1)])
     grids = frames.reshape(-1, n, n, channels, height, width)
@@ -68,8 +68,8 @@ def unpack_grids(grids: torch.Tensor, n: int, num_frames: int) -> torch.Tensor:
     count, channels, height, width = grids.shape
     if height % n or width % n:
         raise ValueError(f"grid of {height}×{width} does not split into {n}×{n} cells")
-    cells = grids.reshape(count, channels, n, height // n, n, width // n).permute(0, 2, 4, 1, 3, 5)
-    return cells.reshape(count * n * n, channels, height // n, width // n)[:num_frames]
+    tiles = grids.reshape(count, channels, n, height // n, n, width // n).permute(0, 2, 4, 1, 3, 5)
+    return tiles.reshape(count * n * n, channels, height // n, width // n)[:num_frames]
 
 
 def shuffle_permutation(num_frames: int, n: int, generator: torch.Generator) -> torch.Tensor:
@@ -90,5 +90,5 @@ def invert_permutation(perm: torch.Tensor) -> torch.Tensor:
 
 def permute_cells(grids: torch.Tensor, n: int, perm: torch.Tensor) -> torch.Tensor:
     """Rearrange the cells of a batch of grids (image or latent): new cell i holds old cell perm[i]."""
-    cells = unpack_grids(grids, n, grids.shape[0] * n * n)
-    return pack_grids(cells[perm], n)
+    tiles = unpack_grids(grids, n, grids.shape[0] * n * n)
+    return pack_grids(tiles[perm], n)

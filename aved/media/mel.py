@@ -1,4 +1,4 @@
-"""AudioLDM2's audio front end: 16 kHz mono waveform ↔ log-mel spectrogram (DESIGN §1)."""
+"""AudioLDM2's audio front end: 16 kHz mono waveform ↔ log-mel spectrogram (docs/design.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Evaluation metrics of DESIGN §3: AV-Align, CLIP-T, CLAP, DINO, LPAPS, Obj-V and Obj-A.
+"""Evaluation metrics of docs/design.md §3: AV-Align, CLIP-T, CLAP, DINO, LPAPS, Obj-V and Obj-A.
 
 `Scorer` loads the models that the chosen metrics need, once, and scores (source, edited) clip pairs; the
 metrics themselves are the pure functions of `aved.metrics.av_align` and `aved.metrics.scores`.
@@ -12,10 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from aved.devices import resolve_device
 from aved.errors import AvedError, warn
 from aved.media.clip import Clip
 from aved.metrics.av_align import audio_peaks, av_align, flow_magnitudes, match_peaks, peak_iou, video_peaks
-from aved.metrics.extractors import ClapExtractor, ClipExtractor, DinoExtractor, resolve_device
+from aved.metrics.extractors import ClapExtractor, ClipExtractor, DinoExtractor
 from aved.metrics.scores import (
     AUDIO_TEMPLATE,
     IMAGE_TEMPLATE,
@@ -102,7 +103,7 @@ class Scorer:
     ) -> dict[str, float]:
         """The chosen metrics of one edit, in METRICS order (AV-Align of the edited clip; LPAPS lower = closer).
 
-        Every metric of DESIGN §3 looks at the target prompt only; `source_prompt` is part of the edit's record.
+        Every metric of docs/design.md §3 looks at the target prompt only; `source_prompt` is part of the edit's record.
         """
         chosen = set(self.metrics) - self._skipped_objects(categories, target_category)
         if chosen & set(PAIRED_METRICS):

@@ -1,7 +1,7 @@
 """AV-Align (Yariv et al. 2024, "Diverse and Aligned Audio-to-Video Generation via Text-to-Video Model Adaptation").
 
 The score is the intersection over union of two sets of event times: peaks of the mean optical-flow magnitude
-(video) and audio onsets. DESIGN §3 fixes every constant; the choices it leaves open are ours:
+(video) and audio onsets. docs/design.md §3 fixes every constant; the choices it leaves open are ours:
 
 - the flow of the frame pair (i, i+1) is placed at the time of frame i+1, (i + 1) / fps, as in the reference
   code (which prepends a copy of the first pair's flow, so that entry k belongs to the pair ending at frame k);

@@ -23,16 +23,10 @@ from transformers import (
     ViTModel,
 )
 
+from aved.devices import resolve_device
 from aved.errors import AvedError
 
 T = TypeVar("T")
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """'auto' → CUDA when available, else CPU; anything else as torch reads it."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def load_pretrained(load: Callable[..., T], model_id: str, kind: str, field: str, **kwargs) -> T:

@@ -6,9 +6,6 @@ sizes, so the metrics run through their real loading path with no network and no
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -31,7 +28,8 @@ from transformers import (
 from transformers.models.clip.image_processing_pil_clip import CLIPImageProcessorPil
 from transformers.models.vit.image_processing_pil_vit import ViTImageProcessorPil
 
-from aved.priors.tiny import tiny_clip_tokenizer, tiny_roberta_tokenizer
+from aved import folders
+from aved.priors.builders import tiny_clip_tokenizer, tiny_roberta_tokenizer
 
 IMAGE_SIZE = 32  # pixels; 4×4 patches of 8
 
@@ -67,7 +65,7 @@ def tiny_clip() -> tuple[CLIPModel, CLIPTokenizer, CLIPImageProcessorPil]:
     return model.eval(), tokenizer, processor
 
 
-def tiny_clap() -> tuple[ClapModel, RobertaTokenizer, ClapFeatureExtractor]:
+def tiny_clap_metric_model() -> tuple[ClapModel, RobertaTokenizer, ClapFeatureExtractor]:
     """A CLAP with a 2-layer text tower and a 4-stage HTSAT (as the real one) at 16–128 channels."""
     tokenizer = tiny_roberta_tokenizer()
     text = ClapTextConfig(
@@ -123,27 +121,14 @@ def tiny_dino() -> tuple[ViTModel, ViTImageProcessorPil]:
     return model.eval(), processor
 
 
-def _save_atomically(parts: tuple, target: Path) -> Path:
-    """Save model and preprocessors into a temporary sibling folder, then swap it into ``target`` by renaming."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+def _save(parts: tuple, target: Path) -> Path:
+    """Save model and preprocessors as `target`, replacing it whole once complete."""
+    with folders.replaced_folder(target) as stage:
         for part in parts:
             if isinstance(part, PreTrainedModel):
-                part.save_pretrained(staging, safe_serialization=True)
+                part.save_pretrained(stage, safe_serialization=True)
             else:
-                part.save_pretrained(staging)
-        staging.chmod(0o755)
-        if target.exists():
-            # A rename cannot replace a non-empty folder: move the old one aside first, delete it last.
-            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, retired / target.name)
-            os.replace(staging, target)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+                part.save_pretrained(stage)
     return target
 
 
@@ -151,7 +136,7 @@ def write_tiny_metric_models(directory: str | Path) -> dict[str, Path]:
     """Write tiny CLIP, CLAP and DINO folders to ``directory``/clip, /clap and /dino; returns them by name."""
     directory = Path(directory)
     return {
-        "clip": _save_atomically(tiny_clip(), directory / "clip"),
-        "clap": _save_atomically(tiny_clap(), directory / "clap"),
-        "dino": _save_atomically(tiny_dino(), directory / "dino"),
+        "clip": _save(tiny_clip(), directory / "clip"),
+        "clap": _save(tiny_clap_metric_model(), directory / "clap"),
+        "dino": _save(tiny_dino(), directory / "dino"),
     }

@@ -29,7 +29,7 @@ class AudioLDM2Prior(DiffusionPrior):
         cls,
         model_id: str = DEFAULT_AUDIO_MODEL,
         dtype: torch.dtype = torch.float32,
-        device: str = "cpu",
+        device: str | torch.device = "cpu",
         vocoder: str = "pipeline",
     ) -> AudioLDM2Prior:
         """Load the pipeline; vocoder "griffin-lim" leaves its vocoder out and inverts mels by iteration."""

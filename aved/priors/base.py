@@ -72,6 +72,19 @@ def load_pipeline(
         ) from None
 
 
+def hub_revision(model_id: str) -> str | None:
+    """The commit hash of hub checkpoint `model_id` in the local cache (its `snapshots/<commit>/` folder)."""
+    if Path(model_id).expanduser().exists() or model_id.count("/") != 1:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(model_id, "model_index.json")
+    if not isinstance(found, str):
+        return None
+    snapshot = Path(found).parent
+    return snapshot.name if snapshot.parent.name == "snapshots" else None
+
+
 def local_folder_problem(folder: Path) -> str | None:
     """What keeps a local folder from being a loadable diffusers pipeline, in words; None when nothing does."""
     if not folder.exists():
@@ -112,6 +125,11 @@ class DiffusionPrior(ABC):
         for module in pipeline.components.values():
             if isinstance(module, torch.nn.Module):
                 module.requires_grad_(False).eval()
+
+    @property
+    def revision(self) -> str | None:
+        """The hub commit these weights came from, as cached here; None for a local folder or an unknown one."""
+        return hub_revision(self.model_id)
 
     @property
     def unet(self) -> torch.nn.Module:

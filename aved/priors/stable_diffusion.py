@@ -19,7 +19,7 @@ class StableDiffusionPrior(DiffusionPrior):
 
     @classmethod
     def from_pretrained(
-        cls, model_id: str = DEFAULT_VIDEO_MODEL, dtype: torch.dtype = torch.float32, device: str = "cpu"
+        cls, model_id: str = DEFAULT_VIDEO_MODEL, dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"
     ) -> StableDiffusionPrior:
         pipeline = load_pipeline(
             StableDiffusionPipeline,

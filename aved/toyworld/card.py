@@ -5,13 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from aved import folders
 from aved.config import MODEL_PRESETS
-from aved.priors.tiny import replace_directory
 from aved.toyworld import models
 from aved.toyworld.train import TrainConfig, TrainResult, VocoderResult
 
@@ -30,21 +29,18 @@ DECODER_FIGURES = {
 
 
 def _figure(width: float, height: float):
-    import matplotlib
+    """A `Figure` of its own (saved with its savefig): pyplot's state and the global backend are left alone."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt, plt.figure(figsize=(width, height), constrained_layout=True)
+    return Figure(figsize=(width, height), layout="constrained")
 
 
-def plot_losses(result: TrainResult, path: Path) -> None:
+def plot_training_losses(result: TrainResult, path: Path) -> None:
     """Loss per step of every phase (moving average over 50 steps on top of the raw curve)."""
-    plt, fig = _figure(12, 3.2)
+    fig = _figure(12, 3.2)
     for index, (name, values) in enumerate(result.losses.items()):
         _plot_loss(fig.add_subplot(1, len(result.losses), index + 1), values, name.replace("_", " "))
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def _plot_loss(ax, values: list[float], title: str) -> None:
@@ -63,21 +59,20 @@ def plot_video_samples(result: TrainResult, path: Path) -> None:
     scores = result.scores["video"]
     frames = scores.samples  # [P, K, s, s, 3]
     rows = [np.concatenate(list(group), axis=1) for group in frames]
-    plt, fig = _figure(frames.shape[1] * 0.9, len(rows) * 0.75)
+    fig = _figure(frames.shape[1] * 0.9, len(rows) * 0.75)
     for index, (prompt, row) in enumerate(zip(scores.prompts, rows, strict=True)):
         ax = fig.add_subplot(len(rows), 1, index + 1)
         ax.imshow(row)
         ax.set_axis_off()
         ax.set_title(prompt, fontsize=7, loc="left", pad=1)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def plot_audio_samples(result: TrainResult, path: Path) -> None:
     """One log-mel per sample (time → right, mel bins ↑), titled with its prompt."""
     scores = result.scores["audio"]
     mels = scores.samples  # [P, S, frames, bins]
-    plt, fig = _figure(mels.shape[1] * 3.2, len(mels) * 0.9)
+    fig = _figure(mels.shape[1] * 3.2, len(mels) * 0.9)
     for p, prompt in enumerate(scores.prompts):
         for s in range(mels.shape[1]):
             ax = fig.add_subplot(len(mels), mels.shape[1], p * mels.shape[1] + s + 1)
@@ -85,7 +80,6 @@ def plot_audio_samples(result: TrainResult, path: Path) -> None:
             ax.set_axis_off()
             ax.set_title(prompt, fontsize=6, loc="left", pad=1)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def edit_settings() -> str:
@@ -229,11 +223,10 @@ AV-Align: {truth:.3f}):
 
 
 def plot_curve(values: list[float], path: Path, title: str) -> None:
-    """One phase's loss curve alone (as in plot_losses)."""
-    plt, fig = _figure(4, 3)
+    """One phase's loss curve alone (as in plot_training_losses)."""
+    fig = _figure(4, 3)
     _plot_loss(fig.add_subplot(1, 1, 1), values, title)
     fig.savefig(path, dpi=90)
-    plt.close(fig)
 
 
 def with_vocoder_section(card: str, section: str) -> str:
@@ -251,8 +244,7 @@ def write_vocoder(
 ) -> Path:
     """Replace out_dir/audio/vocoder, the pipeline index, the card's vocoder section and its curve; staged."""
     target = Path(out_dir)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with folders.replaced_folder(target) as staging:
         shutil.copytree(target, staging, dirs_exist_ok=True)
         shutil.rmtree(staging / "audio" / "vocoder", ignore_errors=True)
         result.audio.vocoder.save_pretrained(staging / "audio" / "vocoder", safe_serialization=True)
@@ -277,22 +269,16 @@ def write_vocoder(
         if figures:
             document["scores"]["decoders"] = figures
         document_path.write_text(json.dumps(document, indent=2) + "\n")
-        staging.chmod(0o755)
-        replace_directory(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
 def write_priors(result: TrainResult, out_dir: str | Path, figures: dict[str, dict[str, float]] | None = None) -> Path:
     """video/, audio/, MODEL_CARD.md, train_config.json and the plots into out_dir, replacing it whole."""
     target = Path(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with folders.replaced_folder(target) as staging:
         result.video.save_pretrained(staging / "video", safe_serialization=True)
         result.audio.save_pretrained(staging / "audio", safe_serialization=True)
-        plot_losses(result, staging / "loss_curves.png")
+        plot_training_losses(result, staging / "loss_curves.png")
         plot_video_samples(result, staging / "samples_video.png")
         plot_audio_samples(result, staging / "samples_audio.png")
         plot_curve(result.losses["vocoder"], staging / VOCODER_CURVE, "vocoder")
@@ -303,8 +289,4 @@ def write_priors(result: TrainResult, out_dir: str | Path, figures: dict[str, di
             "scores": {k: v.accuracy for k, v in result.scores.items()},
         }
         (staging / "train_config.json").write_text(json.dumps(document, indent=2) + "\n")
-        staging.chmod(0o755)
-        replace_directory(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target

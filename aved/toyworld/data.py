@@ -12,6 +12,7 @@ from aved.codec import frames_to_grids, prepare_clip
 from aved.config import MediaConfig
 from aved.media.frames import pack_grids, resize_center_crop
 from aved.media.mel import front_end_waveform, log_mel
+from aved.progress import bar_disable
 from aved.toyworld.render import background_image, render
 from aved.toyworld.scene import BACKGROUNDS, COLOURS, KINDS, Scene, caption
 
@@ -55,7 +56,7 @@ def training_set(seed: int, count: int, media: MediaConfig, progress: bool = Tru
     """Render `count` random scenes and pass each through the engine's clip preparation, grid packing and mel."""
     rng = np.random.default_rng([seed, 7])
     captions, grids, masks, mels, waves = [], [], [], [], []
-    for _ in tqdm(range(count), desc="render training clips", disable=not progress, dynamic_ncols=True):
+    for _ in tqdm(range(count), desc="render training clips", disable=bar_disable(progress), dynamic_ncols=True):
         scene = random_scene(rng, media.duration)
         clip = prepare_clip(render(scene), media)
         captions.append(caption(scene))

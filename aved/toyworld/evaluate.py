@@ -64,9 +64,9 @@ def sample_frames(prior: StableDiffusionPrior, prompts: list[str], media: MediaC
     rows = [p for p in prompts for _ in range(SAMPLES_PER_PROMPT)]
     shape = (len(rows), prior.unet.config.in_channels, side, side)
     z = ddim_denoise(prior, torch.zeros(shape), rows, SAMPLE_STEPS, SAMPLE_GUIDANCE, _generator(seed))
-    cells = media.grid**2
-    frames = grids_to_frames(prior.decode(z), media.grid, len(rows) * cells)
-    return frames.reshape(len(prompts), SAMPLES_PER_PROMPT * cells, *frames.shape[1:])
+    per_grid = media.grid**2
+    frames = grids_to_frames(prior.decode(z), media.grid, len(rows) * per_grid)
+    return frames.reshape(len(prompts), SAMPLES_PER_PROMPT * per_grid, *frames.shape[1:])
 
 
 def sample_mels(prior: AudioLDM2Prior, prompts: list[str], media: MediaConfig, seed: int) -> torch.Tensor:

@@ -9,6 +9,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from aved.media.clip import write_clip
+from aved.progress import bar_disable
 from aved.toyworld.tasks import EditTask
 
 
@@ -44,7 +45,7 @@ def export_tasks(tasks: list[EditTask], out_dir: str | Path, progress: bool = Tr
     out_dir = Path(out_dir)
     for folder in ("videos", "targets"):
         (out_dir / folder).mkdir(parents=True, exist_ok=True)
-    for task in tqdm(tasks, desc="render tasks", disable=not progress):
+    for task in tqdm(tasks, desc="render tasks", disable=bar_disable(progress)):
         for folder, clip in (("videos", task.source_clip()), ("targets", task.target_clip())):
             write_clip(out_dir / folder / f"{task.id}.mp4", clip.frames, clip.fps, clip.audio, clip.sample_rate)
     manifest = out_dir / "manifest.csv"

@@ -27,10 +27,10 @@ from diffusers import (
 from transformers import ClapFeatureExtractor, SpeechT5HifiGan, SpeechT5HifiGanConfig
 
 from aved.config import EditConfig, MediaConfig, MelConfig, apply_preset
-from aved.priors.tiny import (
+from aved.priors.builders import (
     audioldm2_scheduler,
     sd_scheduler,
-    tiny_clap,
+    tiny_clap_text_encoder,
     tiny_clip_text_encoder,
     tiny_clip_tokenizer,
     tiny_gpt2,
@@ -177,7 +177,7 @@ def audio_pipeline(seed: int) -> AudioLDM2Pipeline:
     positions = TEXT_LENGTH + 4 + GPT2_NEW_TOKENS + 1
     return AudioLDM2Pipeline(
         vae=audio_vae(),
-        text_encoder=tiny_clap(tokenizer),
+        text_encoder=tiny_clap_text_encoder(tokenizer),
         text_encoder_2=tiny_t5_encoder(tokenizer_2),
         projection_model=tiny_projection(),
         language_model=tiny_gpt2(max_new_tokens=GPT2_NEW_TOKENS, n_positions=positions),

@@ -8,6 +8,7 @@ Steps, not wall time, bound every phase, so two runs with one seed give the same
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from aved.media.frames import num_grids, permute_cells, shuffle_permutation, unp
 from aved.priors.audioldm2 import AudioLDM2Prior
 from aved.priors.base import Condition
 from aved.priors.stable_diffusion import StableDiffusionPrior
+from aved.progress import bar_disable
 from aved.toyworld import models
 from aved.toyworld.data import TrainingSet, training_set
 from aved.toyworld.evaluate import PriorScores, score_audio_prior, score_video_prior
@@ -31,6 +33,8 @@ from aved.toyworld.evaluate import PriorScores, score_audio_prior, score_video_p
 # Magnitude floor of the vocoder loss's log term: 60–80 dB under an event (the scorers look 45 dB down). Lower
 # floors let the silence between events outweigh the events and the fresh network collapses to zero output.
 STFT_FLOOR = 1e-2
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -108,7 +112,7 @@ def _optimise(
     optimizer = torch.optim.AdamW(params, lr=phase.lr, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, phase))
     history = []
-    bar = tqdm(range(phase.steps), desc=name, disable=not progress, dynamic_ncols=True)
+    bar = tqdm(range(phase.steps), desc=name, disable=bar_disable(progress), dynamic_ncols=True)
     for step in bar:
         loss = loss_fn(step)
         optimizer.zero_grad(set_to_none=True)
@@ -361,9 +365,13 @@ def no_augment(batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return batch
 
 
-def train_priors(cfg: TrainConfig | None = None, progress: bool = True, log: Callable[[str], None] = print):
-    """Render data, train the video prior then the sound prior, score samples; nothing is written."""
+def train_priors(
+    cfg: TrainConfig | None = None, progress: bool = True, log: Callable[[str], None] | None = None
+) -> TrainResult:
+    """Render data, train the video prior then the sound prior, score samples; nothing is written. Each phase's
+    summary goes to `log` (default: the `aved.toyworld.train` logger, at info)."""
     cfg = cfg or TrainConfig()
+    log = log or logger.info
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     media = models.media_config()
@@ -378,9 +386,9 @@ def train_priors(cfg: TrainConfig | None = None, progress: bool = True, log: Cal
     video_prior = StableDiffusionPrior(video, "toyworld-video")
     started = time.perf_counter()
     grids, masks = data.grids.flatten(0, 1), data.masks.flatten(0, 1)
-    cells = lambda x: unpack_grids(x, media.grid, len(x) * media.grid**2)  # noqa: E731  (the VAE is convolutional)
+    to_frames = lambda x: unpack_grids(x, media.grid, len(x) * media.grid**2)  # noqa: E731  (the VAE is convolutional)
     losses["video_vae"] = train_vae(
-        video.vae, cells(grids), cells(masks), cfg.video_vae, cfg, generator, "video VAE", progress
+        video.vae, to_frames(grids), to_frames(masks), cfg.video_vae, cfg, generator, "video VAE", progress
     )
     latents = encode_all(video_prior.encode, grids).unflatten(0, data.grids.shape[:2])
     seconds["video_vae"] = time.perf_counter() - started
@@ -455,13 +463,14 @@ class VocoderResult:
 
 
 def train_vocoder_only(
-    audio_dir: str, cfg: TrainConfig | None = None, progress: bool = True, log: Callable[[str], None] = print
+    audio_dir: str, cfg: TrainConfig | None = None, progress: bool = True, log: Callable[[str], None] | None = None
 ) -> VocoderResult:
     """Load the sound prior at audio_dir, render the same training set, add a trained vocoder; nothing written.
 
     The clips are those the prior was trained on (the same seed); the vocoder's draws are its own (add_vocoder).
     """
     cfg = cfg or TrainConfig()
+    log = log or logger.info
     audio = AudioLDM2Pipeline.from_pretrained(audio_dir, use_safetensors=True, vocoder=None)
     started = time.perf_counter()
     data = training_set(cfg.seed, cfg.clips, models.media_config(), progress)

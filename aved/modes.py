@@ -1,0 +1,49 @@
+"""The editing modes: which modalities each edits, which terms of the objective it uses, and which engine runs it.
+
+The one table of modes; the config validates against it, the API and the bench runners load the priors it names,
+and the editor builds the objective from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ENGINES = ("dds", "sdedit")  # the DDS optimisation (aved/editor.py) or SDEdit sampling (aved/sdedit.py)
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One mode: the modalities it edits, whether the preservation and sync terms may run, its engine."""
+
+    name: str
+    video: bool
+    audio: bool
+    pres: bool = True  # the preservation term, where its weight is > 0
+    sync: bool = True  # the sync term, where its weight is > 0
+    random_relevance: bool = False  # the relevance shuffled over positions (the ablation: same mass, no place)
+    engine: str = "dds"
+    half_of: str | None = None  # the two-modality mode this one is one half of, bit for bit
+    summary: str = ""
+
+
+MODES: dict[str, Mode] = {
+    m.name: m
+    for m in (
+        Mode("aved", True, True, summary="both modalities, preservation and sync (the method)"),
+        Mode("independent", True, True, sync=False, summary="both modalities, no sync term"),
+        Mode("video-only", True, False, sync=False, half_of="independent", summary="the frames alone"),
+        Mode("audio-only", False, True, sync=False, half_of="independent", summary="the sound alone"),
+        Mode("dds", True, True, pres=False, sync=False, summary="plain delta denoising on both"),
+        Mode("sdedit", True, True, pres=False, sync=False, engine="sdedit", summary="SDEdit, the sampling baseline"),
+        Mode("random-relevance", True, True, random_relevance=True, summary="aved with the relevance shuffled"),
+    )
+}
+MODE_NAMES = tuple(MODES)
+
+
+def get_mode(name: str) -> Mode:
+    """The mode called `name` (KeyError naming the known ones otherwise; the config validates names first)."""
+    try:
+        return MODES[name]
+    except KeyError:
+        raise KeyError(f"unknown mode {name!r} (one of {', '.join(MODE_NAMES)})") from None
