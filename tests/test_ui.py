@@ -127,3 +127,17 @@ def test_cancel_stops_the_edit_and_writes_nothing(ui, browser):
     page.get_by_text("cancelled").first.wait_for(timeout=EDIT_TIMEOUT_MS)
     assert _edits(outputs) == before
     assert not [p for p in outputs.iterdir() if p.name.startswith(".")]  # no stage left behind
+
+
+def test_a_second_tab_waits_in_the_visible_queue_while_the_first_shows_its_steps(ui, browser):
+    url, outputs = ui
+    first, second = (browser.new_context().new_page() for _ in range(2))
+    _fill(first, url, SOURCE, TARGET, steps=100, fast=False)
+    _fill(second, url, SOURCE, TARGET, steps=2)
+    first.click("#run")
+    first.get_by_text("/100 steps").first.wait_for(timeout=EDIT_TIMEOUT_MS)  # the bar follows the optimisation
+    second.click("#run")
+    second.get_by_text("queue:").first.wait_for(timeout=EDIT_TIMEOUT_MS)  # one edit at a time; the wait is shown
+    assert first.locator("#side_by_side video[src]").count() == 0  # the first is still running
+    second.wait_for_selector("#side_by_side video[src]", timeout=EDIT_TIMEOUT_MS)
+    first.wait_for_selector("#side_by_side video[src]", timeout=EDIT_TIMEOUT_MS)
