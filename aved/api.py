@@ -71,7 +71,7 @@ def edit(
         device = (video_prior or audio_prior).device
         generator = torch.Generator(device=device).manual_seed(config.seed)
     if mode.engine == "sdedit":
-        result = sdedit(video_prior, audio_prior, config, prepared, generator, progress=progress)
+        result = sdedit(video_prior, audio_prior, config, prepared, generator, progress, callback_on_step_end)
     else:
         editor = Editor(video_prior, audio_prior, config)
         result = editor.run(prepared, generator, callback=callback_on_step_end, progress=progress)

@@ -589,7 +589,11 @@ def build_parser() -> argparse.ArgumentParser:
         toy_sub, "bench", help="every mode on every task, scored against the ground truth (resumable; table + plots)"
     )
     tbench.add_argument("--out", required=True, help="results folder; a rerun resumes where it stopped")
-    tbench.add_argument("--modes", help="comma-separated rows (default: every mode, and the ablation aved-no-pres)")
+    tbench.add_argument(
+        "--modes",
+        help=f"comma-separated rows: {', '.join(MODES)}, or the ablations aved-no-pres, aved-sync-v1 (default: "
+        "every mode but random-relevance, and aved-no-pres)",
+    )
     tbench.add_argument(
         "--tasks", type=int, default=110, help="first N tasks of the seeded task set (default %(default)s)"
     )

@@ -409,6 +409,6 @@ def read_json_object(path: str | Path, missing: str) -> dict[str, Any]:
 def load_config_file(path: str | Path) -> dict[str, Any]:
     """A JSON config file (as written beside outputs) → nested mapping."""
     data = read_json_object(path, f"{path}: no such config file")
-    for key in ("versions", "run"):
+    for key in ("versions", "models", "run"):  # what an output's config.json adds to the config
         data.pop(key, None)
     return data

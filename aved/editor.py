@@ -196,6 +196,8 @@ class Editor:
         """Encode the source, build each modality's branch and draw the random streams: an edit at step 0."""
         cfg = self.config
         mode = get_mode(cfg.mode)
+        if mode.engine != "dds":
+            raise AvedError(f"mode {mode.name} is not a DDS edit (its engine: {mode.engine}); run it with aved.edit")
         objective = Objective(cfg, pres=mode.pres, sync=mode.sync)
         features = objective.needs_features
         n = cfg.media.grid

@@ -31,6 +31,22 @@ def atomic_write(path: str | Path, data: str | bytes) -> None:
         temp.write_bytes(data.encode() if isinstance(data, str) else data)
 
 
+def create_once(path: str | Path, data: str | bytes) -> bool:
+    """Write `path` whole unless it exists (True: this call created it). Of two processes racing to create it one
+    wins and the other gets False and reads the winner's, never a mix: the temp file is linked in, not renamed over."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = _reserve(path)
+    try:
+        temp.write_bytes(data.encode() if isinstance(data, str) else data)
+        os.link(temp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        temp.unlink(missing_ok=True)
+
+
 def save_figure(figure, path: str | Path, **options) -> None:
     """A matplotlib Figure saved atomically as `path` (its format from the suffix, `options` to savefig)."""
     buffer = io.BytesIO()
@@ -79,13 +95,18 @@ def replaced_folder(target: str | Path) -> Iterator[Path]:
     try:
         stage.chmod(0o777 & ~_umask())  # mkdtemp's 0700 otherwise
         yield stage
-        if target.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, retired / target.name)
+        if not target.exists():
             os.replace(stage, target)
+            return
+        retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.replace(target, retired / target.name)
+        try:
+            os.replace(stage, target)
+        except BaseException:
+            os.replace(retired / target.name, target)  # the old folder back where it was
+            raise
+        finally:
             shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(stage, target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
 

@@ -22,6 +22,7 @@ def ddim_denoise(
     strength: float = 1.0,
     progress: bool = False,
     desc: str = "denoise",
+    callback=None,
 ) -> torch.Tensor:
     """Noise z to t0 = strength·T (pure noise at 1) and run DDIM with CFG, row i conditioned on prompts[i]."""
     scheduler = DDIMScheduler.from_config(prior.pipeline.scheduler.config, prediction_type="epsilon")
@@ -33,7 +34,9 @@ def ddim_denoise(
     count = z.shape[0]
     cond = prior.encode_text(["", *prompts])
     rows = cond.take([0] * count + list(range(1, count + 1)))
-    for t in tqdm(timesteps, desc=desc, disable=bar_disable(progress), leave=False):
+    for k, t in enumerate(tqdm(timesteps, desc=desc, disable=bar_disable(progress), leave=False)):
         eps_u, eps_c = prior.predict_noise(torch.cat([z, z]), t, rows).split(count)
         z = scheduler.step(cfg_combine(eps_u, eps_c, guidance_scale), t, z).prev_sample
+        if callback is not None and callback(k, {"t": int(t)}) is True:
+            break  # the caller stopped it: z is as far as it got
     return z

@@ -22,13 +22,15 @@ def sdedit(
     source: PreparedClip,
     generator: torch.Generator,
     progress: bool = True,
+    callback=None,
 ) -> EditResult:
-    """Both modalities edited by SDEdit at `config.sdedit_strength` in `config.steps` DDIM steps."""
+    """Both modalities edited by SDEdit at `config.sdedit_strength` in `config.steps` DDIM steps; `callback(step,
+    record)` after each DDIM step of the frames, then of the sound (True stops that pass)."""
     n = config.media.grid
     z_v_src = encode_frames(video, source.frames, n, progress=progress)
-    z_v = _denoise(video, z_v_src, config.prompts.video()[1], config, generator, progress, "sdedit video")
+    z_v = _denoise(video, z_v_src, config.prompts.video()[1], config, generator, progress, "sdedit video", callback)
     z_a_src, gain = encode_audio(audio, source.audio, source.sample_rate, config.media)
-    z_a = _denoise(audio, z_a_src, config.prompts.audio()[1], config, generator, progress, "sdedit audio")
+    z_a = _denoise(audio, z_a_src, config.prompts.audio()[1], config, generator, progress, "sdedit audio", callback)
     bad = diverged({"v": z_v, "a": z_a}, {"v": math.inf, "a": math.inf})
     if bad:
         raise AvedError(f"the edit diverged: the {' and '.join(bad)} are not finite (check the config)")
@@ -51,7 +53,8 @@ def _denoise(
     generator: torch.Generator,
     progress: bool,
     desc: str,
+    callback=None,
 ) -> torch.Tensor:
-    strength = config.sdedit_strength
-    prompts = [prompt] * z.shape[0]
-    return ddim_denoise(prior, z, prompts, config.steps, config.guidance_scale, generator, strength, progress, desc)
+    strength, prompts = config.sdedit_strength, [prompt] * z.shape[0]
+    steps, guidance = config.steps, config.guidance_scale
+    return ddim_denoise(prior, z, prompts, steps, guidance, generator, strength, progress, desc, callback)

@@ -74,6 +74,19 @@ def test_every_mode_loads_and_edits_what_the_registry_says(name, video_prior, au
         assert result.history == {}  # sampled, not optimised
 
 
+def test_the_sdedit_engine_calls_back_after_every_ddim_step_and_stops_when_asked(video_prior, audio_prior):
+    seen = []
+
+    def stop_at_second(step, record):
+        seen.append(step)
+        return step == 1
+
+    config = _config("sdedit", steps=4, sdedit_strength=1.0)
+    edit(_source(), config=config, video_prior=video_prior, audio_prior=audio_prior,
+         callback_on_step_end=stop_at_second, progress=False)  # fmt: skip
+    assert seen == [0, 1, 0, 1]  # the frames' pass stopped at its second step, then the sound's
+
+
 def test_the_hub_revision_is_the_cached_snapshot(tmp_path, monkeypatch):
     commit = "0123456789abcdef0123456789abcdef01234567"
     repo = tmp_path / "models--someone--a-model"

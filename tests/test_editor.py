@@ -187,16 +187,22 @@ def test_a_run_step_is_start_step_losses_and_one_sgd_step(forms, video_prior, au
     torch.testing.assert_close(result.z_audio, state.z_src["a"] - 0.5 * grads["a"])
 
 
-@pytest.mark.parametrize("mode", ["aved", "independent", "dds", "sdedit", "random-relevance"])
+@pytest.mark.parametrize("mode", ["aved", "independent", "dds", "random-relevance"])
 def test_every_mode_returns_the_source_duration(mode, video_prior, audio_prior):
     source = _source(None)
     result = _run(mode, video_prior, audio_prior, source)
     assert result.frames.shape == source.frames.shape and result.frames.dtype == np.uint8
     assert len(result.audio) == round(source.duration * result.sample_rate)
     assert np.isfinite(result.audio).all()
-    if mode != "sdedit":
-        assert len(result.history["dds_v"]) == 2
-        assert result.relevance_video.shape == (8, 4, 4) and result.relevance_audio.shape == (64, 16)
+    assert len(result.history["dds_v"]) == 2
+    assert result.relevance_video.shape == (8, 4, 4) and result.relevance_audio.shape == (64, 16)
+
+
+def test_the_dds_engine_refuses_a_mode_of_another_engine(video_prior, audio_prior):
+    from aved.errors import AvedError
+
+    with pytest.raises(AvedError, match="sdedit is not a DDS edit"):
+        _run("sdedit", video_prior, audio_prior)
 
 
 def test_the_annealed_schedule_walks_down_in_time_at_its_step_sizes(video_prior, audio_prior):

@@ -554,3 +554,35 @@ def test_in_place_publishing_never_mixes_with_files_that_appeared_during_the_run
             (stage / "mine.txt").write_text("x")
             (out / "theirs.txt").write_text("y")
     assert sorted(p.name for p in out.iterdir()) == ["theirs.txt"]
+
+
+def test_a_model_folder_replaced_whole_comes_back_when_the_swap_fails(tmp_path, monkeypatch):
+    import os
+
+    target = tmp_path / "models"
+    target.mkdir()
+    (target / "weights.bin").write_text("old")
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        if str(dst) == str(target) and ".tmp-" in str(src):
+            raise OSError("disk full")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(folders.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"), folders.replaced_folder(target) as stage:
+        (stage / "weights.bin").write_text("new")
+    assert (target / "weights.bin").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models"]  # no stage, no retired copy left
+
+
+def test_an_edits_config_json_runs_again_with_config(tmp_path, capsys):
+    out = tmp_path / "first"
+    code, _, err = _edit(capsys, TOY_CLIP, out)
+    assert code == 0, err
+    again = tmp_path / "again"
+    code, _, err = run_cli(
+        capsys, "edit", TOY_CLIP, "--model", "toyworld", "--config", out / "config.json", "--steps", "2", "--out", again
+    )
+    assert code == 0, err
+    assert (again / "losses.csv").read_text() == (out / "losses.csv").read_text()

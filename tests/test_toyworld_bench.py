@@ -219,10 +219,18 @@ def test_a_removed_bounce_moves_bounce_recall_by_one_impact(prepared):
 
 
 class _FailingPriors:
-    """A PriorCache whose priors cannot load (an out-of-memory GPU, say)."""
+    """A PriorCache whose priors load for the run's check, then fail on every row (an out-of-memory GPU, say)."""
+
+    def __init__(self):
+        from aved.bench.run import PriorCache
+
+        self.cache, self.calls = PriorCache(), 0
 
     def get(self, config):
-        raise RuntimeError("CUDA out of memory")
+        self.calls += 1
+        if self.calls > 1:
+            raise RuntimeError("CUDA out of memory")
+        return self.cache.get(config)
 
 
 def test_a_failed_row_is_recorded_and_only_it_is_redone_through_the_shared_bench_layer(tiny_models, tmp_path):
@@ -250,3 +258,57 @@ def test_a_failed_row_is_recorded_and_only_it_is_redone_through_the_shared_bench
     config.steps = 2
     with pytest.raises(AvedError, match=r"holds a run with another config \(steps: 1 → 2\)"):
         claim_folder(out, run_document(config, 1, 0))  # the AvED-Bench runner's claim, on a ToyWorld folder
+
+
+def test_priors_that_cannot_load_stop_the_run_before_it_claims_the_folder(tmp_path):
+    from aved.config import EditConfig, apply_overrides
+    from aved.errors import AvedError
+    from aved.toyworld.bench import run_bench
+
+    config = apply_overrides(EditConfig(steps=1), {"model.video": str(tmp_path / "nowhere"), "model.audio": "x"})
+    with pytest.raises(AvedError, match="nowhere"):
+        run_bench(tmp_path / "bench", config, ["aved"], count=1, progress=False)
+    assert not (tmp_path / "bench" / "config.json").exists()  # nothing claimed: the right path may run there next
+
+
+def test_a_bench_folder_of_an_older_aved_is_refused_not_mixed(tmp_path):
+    from aved.bench.results import claim_folder
+    from aved.config import EditConfig
+    from aved.errors import AvedError
+    from aved.toyworld.bench import run_document
+
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "bench.json").write_text("{}")
+    (old / "results.0of2.jsonl").write_text("")
+    with pytest.raises(AvedError, match="older aved"):
+        claim_folder(old, run_document(EditConfig(), 1, 0))
+    assert not (old / "config.json").exists()
+
+
+def test_two_runs_claiming_a_fresh_folder_at_once_never_both_win(tmp_path):
+    import threading
+
+    from aved.bench.results import claim_folder
+    from aved.config import EditConfig
+    from aved.errors import AvedError
+    from aved.toyworld.bench import run_document
+
+    for attempt in range(5):
+        out = tmp_path / f"race{attempt}"
+        outcomes, barrier = [], threading.Barrier(2)
+
+        def claim(steps, out=out, outcomes=outcomes, barrier=barrier):
+            barrier.wait()
+            try:
+                claim_folder(out, run_document(EditConfig(steps=steps), 1, 0))
+                outcomes.append("won")
+            except AvedError:
+                outcomes.append("refused")
+
+        threads = [threading.Thread(target=claim, args=(s,)) for s in (2, 3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(outcomes) == ["refused", "won"]

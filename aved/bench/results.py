@@ -13,7 +13,7 @@ from typing import Any
 from aved.bench.manifest import read_manifest
 from aved.config import read_json_object
 from aved.errors import AvedError
-from aved.folders import atomic_write
+from aved.folders import atomic_write, create_once
 
 MERGED_NAME = "results.jsonl"
 MANIFEST_COPY = "manifest.csv"
@@ -143,15 +143,17 @@ def claim_folder(out_dir: Path, document: dict[str, Any]) -> None:
     """Create `out_dir` with the run's `config.json`, or check that the run already there has the same
     `run.config_hash` (both benches: AvED-Bench's clips and ToyWorld's tasks)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    old = [p.name for p in (out_dir / "bench.json", *out_dir.glob("results.*of*.jsonl")) if p.exists()]
     path = out_dir / CONFIG_NAME
-    if path.exists():
-        try:
-            saved = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise AvedError(f"{path}: not a readable JSON file ({err}); pass a fresh --out folder") from None
-        if not isinstance(saved, dict) or saved.get("run", {}).get("config_hash") != document["run"]["config_hash"]:
-            difference = config_difference(saved if isinstance(saved, dict) else {}, document)
-            raise AvedError(f"{out_dir}: holds a run with another config ({difference}); pass a fresh --out folder")
-    else:
-        # Every process may get here at once; each writes the same document atomically, so any one of them wins.
-        atomic_write(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    if old and not path.exists():
+        raise AvedError(f"{out_dir}: a bench folder of an older aved ({old[0]}), not resumable; pass a fresh --out")
+    # Of processes claiming a fresh folder at once, one creates config.json and every other compares with it.
+    if create_once(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n"):
+        return
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise AvedError(f"{path}: not a readable JSON file ({err}); pass a fresh --out folder") from None
+    if not isinstance(saved, dict) or saved.get("run", {}).get("config_hash") != document["run"]["config_hash"]:
+        difference = config_difference(saved if isinstance(saved, dict) else {}, document)
+        raise AvedError(f"{out_dir}: holds a run with another config ({difference}); pass a fresh --out folder")

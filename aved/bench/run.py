@@ -37,6 +37,7 @@ from aved.errors import AvedError
 from aved.media.clip import Clip
 from aved.modes import get_mode
 from aved.outputs import package_versions, write_edit_outputs
+from aved.priors.base import model_revisions
 from aved.priors.load import load_audio_prior, load_video_prior
 from aved.progress import bar_disable
 from aved.result import EditResult
@@ -107,6 +108,8 @@ def _identity(config: EditConfig) -> dict[str, Any]:
     data = config.to_dict()
     data.pop("prompts")
     data["model"].pop("device")
+    if revisions := model_revisions(config.model.video, config.model.audio):  # none for local folders: hash as before
+        data["revisions"] = revisions
     return data
 
 

@@ -85,6 +85,13 @@ def hub_revision(model_id: str) -> str | None:
     return snapshot.name if snapshot.parent.name == "snapshots" else None
 
 
+def model_revisions(video: str, audio: str) -> dict[str, str]:
+    """The hub commits of the two checkpoints as cached here, for those that are hub checkpoints (a run's identity:
+    a resumed bench whose snapshot moved is another run)."""
+    found = {"video": hub_revision(video), "audio": hub_revision(audio)}
+    return {name: commit for name, commit in found.items() if commit is not None}
+
+
 def local_folder_problem(folder: Path) -> str | None:
     """What keeps a local folder from being a loadable diffusers pipeline, in words; None when nothing does."""
     if not folder.exists():

@@ -7,16 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aved.bench.results import CONFIG_NAME, read_records
+from aved.bench.results import CONFIG_NAME, latest_records
 from aved.bench.sweep import setting_name
 from aved.config import read_json_object
 from aved.errors import AvedError
+from aved.toyworld.bench import SOURCE_ROW, TRUTH_ROW, clip_path
 
 BENCH, TOYWORLD = "bench", "toyworld"
-RESULTS_GLOB = "results*.jsonl"  # the merged file and every process's file, both benches
 BENCH_EDITED, BENCH_SOURCE = "edited.mp4", "source.mp4"  # aved/outputs.py: write_edit_outputs
-# aved/toyworld/bench.py: the rows that are not edits (the source is shown beside every pair, the truth has no clip).
-TOYWORLD_SOURCE_ROW, TOYWORLD_TRUTH_ROW = "source", "ground truth"
 ROW_SEPARATOR = ":"
 
 
@@ -53,7 +51,7 @@ def read_study_run(spec: str) -> StudyRun:
     run = document.get("run")
     if not isinstance(run, dict):
         raise AvedError(f'{folder / CONFIG_NAME}: no "run" object; not written by `aved bench run` or toyworld bench')
-    records = latest_records_in(folder)
+    records = latest_records(folder)
     if "tasks" in run:
         return _toyworld_run(spec, folder, row, records)
     if row is not None:
@@ -69,22 +67,6 @@ def _split_spec(spec: str) -> tuple[Path, str | None]:
     if not sep or not folder or not row:
         return Path(spec), None
     return Path(folder), row
-
-
-def latest_records_in(folder: Path) -> dict[str, dict[str, Any]]:
-    """name → its latest record over every results file (a later `finished_at`, else a later line, wins)."""
-    latest: dict[str, dict[str, Any]] = {}
-    for path in sorted(folder.glob(RESULTS_GLOB)):
-        for record in read_records(path):
-            previous = latest.get(record["name"])
-            if previous is None or _finished(record) >= _finished(previous):
-                latest[record["name"]] = record
-    return latest
-
-
-def _finished(record: dict[str, Any]) -> float:
-    value = record.get("finished_at")
-    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def _media_ok(*paths: Path) -> bool:
@@ -121,20 +103,15 @@ def _bench_run(
     return study_run
 
 
-def toyworld_clip_path(folder: Path, task: str, row: str) -> Path:
-    """Where a toyworld bench folder keeps a row's clip of a task (aved/toyworld/bench.py: clip_path)."""
-    return folder / "clips" / task / f"{row.replace(' ', '-')}.mp4"
-
-
 def _toyworld_run(spec: str, folder: Path, row: str | None, records: dict[str, dict[str, Any]]) -> StudyRun:
     """One row (method) of an `aved toyworld bench` folder."""
     folder = folder.resolve()
     clips: dict[str, dict[str, StudyClip]] = {}
     for record in records.values():
         task, name = record.get("task"), record.get("row")
-        if not isinstance(task, str) or not isinstance(name, str) or name in (TOYWORLD_SOURCE_ROW, TOYWORLD_TRUTH_ROW):
+        if not isinstance(task, str) or not isinstance(name, str) or name in (SOURCE_ROW, TRUTH_ROW):
             continue
-        edited, source = toyworld_clip_path(folder, task, name), toyworld_clip_path(folder, task, TOYWORLD_SOURCE_ROW)
+        edited, source = clip_path(folder, task, name), clip_path(folder, task, SOURCE_ROW)
         # Older folders wrote no status: their records were written only for rows that finished.
         if record.get("status", "ok") != "ok" or not _media_ok(edited, source):
             continue

@@ -25,14 +25,15 @@ from aved.errors import AvedError
 from aved.media.clip import write_clip
 from aved.modes import MODES
 from aved.outputs import package_versions
+from aved.priors.base import model_revisions
 from aved.toyworld.metrics import SCORER_VERSION, score_row
 from aved.toyworld.tasks import EditTask, task_set
 
 # Ablations of the v2 objective (docs/design.md §2b): `aved` with one term off, or in its v1 form. `aved` without
 # its sync term is `independent`.
 ABLATIONS = {"aved-no-pres": {"weights.pres": 0.0}, "aved-sync-v1": {"sync.form": "infonce"}}
-BENCH_ROWS = (*MODES, *ABLATIONS)
 DEFAULT_ROWS = ("aved", "independent", "dds", "sdedit", "video-only", "audio-only", "aved-no-pres")
+BENCH_ROWS = (*DEFAULT_ROWS, *(m for m in (*MODES, *ABLATIONS) if m not in DEFAULT_ROWS))  # the tables' row order
 SOURCE_ROW, TRUTH_ROW = "source", "ground truth"
 SOURCE_CODEC_ROW, TRUTH_CODEC_ROW = "source via VAEs", "truth via VAEs"
 REFERENCE_ROWS = (SOURCE_ROW, SOURCE_CODEC_ROW, TRUTH_CODEC_ROW, TRUTH_ROW)
@@ -45,6 +46,8 @@ def run_document(config: EditConfig, count: int, task_seed: int) -> dict[str, An
     doc.pop("prompts")
     identity = {"config": {**doc, "model": {k: v for k, v in doc["model"].items() if k != "device"}}}
     identity.update(tasks=count, task_seed=task_seed, scorer=SCORER_VERSION)
+    if revisions := model_revisions(config.model.video, config.model.audio):
+        identity["revisions"] = revisions
     run = {"tasks": count, "task_seed": task_seed, "scorer": SCORER_VERSION, "config_hash": config_hash(identity)}
     return {**doc, "versions": package_versions(), "run": run}
 
@@ -69,6 +72,9 @@ def run_bench(
     config = copy.deepcopy(config).validate()
     out_dir = folders.check_folder_path(out_dir)
     # A shard has one writer: a second process on the same folder and shard would redo its tasks into one file.
+    cache = priors if priors is not None else PriorCache()
+    # Priors that cannot load are the run's problem, before any folder is claimed, not each row's.
+    cache.get(dataclasses.replace(config, mode="aved"))
     with folders.shard_lock(out_dir, *shard):
         claim_folder(out_dir, run_document(config, count, task_seed))
         done = set(latest_ok(out_dir))
@@ -78,7 +84,6 @@ def run_bench(
         ]
         summary = ShardSummary(out_dir, process_results_path(out_dir, shard[0]), len(tasks), len(tasks) - len(pending))
         summary.process_index, summary.num_processes = shard
-        cache = priors if priors is not None else PriorCache()
         label = "toyworld bench" + (f" [{shard[0] + 1}/{shard[1]}]" if shard[1] > 1 else "")
         return run_pending(
             pending, lambda item: _task_records(out_dir, config, cache, *item), summary, label, "task", progress

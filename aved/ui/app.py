@@ -120,8 +120,11 @@ class EditService:
             return self._cancels.setdefault(session, threading.Event())
 
     def cancel(self, session: str) -> None:
-        """Ask this session's running edit to stop after its current step."""
-        self.cancel_flag(session).set()
+        """Ask this session's running edit to stop after its current step (nothing to do when none runs)."""
+        with self._lock:
+            flag = self._cancels.get(session)
+        if flag is not None:
+            flag.set()
 
     def run(self, request: EditRequest, session: str, on_step=None) -> Path:
         """Edit, write the edit folder and its zip; return the folder. Raises AvedError (bad input, or cancelled:
@@ -133,7 +136,6 @@ class EditService:
             raise AvedError("no clip: upload one or pick an example")
         config = self.config_for(request)
         stop = self.cancel_flag(session)
-        stop.clear()
 
         def step_end(step: int, record: dict[str, float]) -> bool:
             if on_step is not None:
@@ -141,8 +143,12 @@ class EditService:
             return stop.is_set()
 
         started = time.perf_counter()
-        priors = self.priors.get(config)
-        result = edit(request.clip, config=config, callback_on_step_end=step_end, progress=False, **priors)
+        try:
+            priors = self.priors.get(config)
+            result = edit(request.clip, config=config, callback_on_step_end=step_end, progress=False, **priors)
+        finally:
+            with self._lock:
+                self._cancels.pop(session, None)  # a later Run starts clear; the table does not grow
         if stop.is_set():
             raise AvedError("cancelled: the edit was stopped and nothing was written")
         seconds = round(time.perf_counter() - started, 2)
@@ -260,8 +266,9 @@ def build_app(settings: UiSettings):
             gr.Info("cancelling after the current step")
 
         outputs = [side_by_side, sound, relevance_video, relevance_audio, losses, download, resolved]
-        run.click(on_run, inputs=fields, outputs=outputs, concurrency_limit=1, concurrency_id="edit")
-        stop.click(on_cancel, inputs=None, outputs=None, queue=False)
+        running = run.click(on_run, inputs=fields, outputs=outputs, concurrency_limit=1, concurrency_id="edit")
+        # A queued Run is dropped by Gradio (`cancels`); a running one stops after its step (the session's flag).
+        stop.click(on_cancel, inputs=None, outputs=None, queue=False, cancels=[running])
     return app
 
 
