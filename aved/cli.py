@@ -422,7 +422,22 @@ def _add_media_options(parser: argparse.ArgumentParser) -> None:
         "--frame-size", type=int, help=f"side of each square frame in px ({_default('media.frame_size')})"
     )
     parser.add_argument("--start", type=float, help=f"start of the window in s ({_default('media.start')})")
-    parser.add_argument("--duration", type=float, help=f"longest window in s ({_default('media.duration')})")
+    parser.add_argument(
+        "--duration",
+        type=_duration,
+        help=f"seconds to edit, 'all' (or 0) for the whole clip; past the audio prior's window the sound is edited "
+        f"as overlapping windows ({_default('media.duration')})",
+    )
+
+
+def _duration(text: str) -> float:
+    """`--duration`: seconds, or 'all' (= 0, the whole clip)."""
+    if text.strip().lower() == "all":
+        return 0.0
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds or 'all', got {text!r}") from None
 
 
 def _add_metric_model_options(parser: argparse.ArgumentParser) -> None:

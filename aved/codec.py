@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -14,12 +15,14 @@ from aved.errors import AvedError, warn
 from aved.media.clip import Clip, read_clip
 from aved.media.frames import TIME_EPS, nearest_frames, pack_grids, resize_center_crop, sample_times, unpack_grids
 from aved.media.mel import waveform_to_mel
+from aved.media.windows import WindowLayout, merge_windows, split_windows, window_layout
 from aved.priors import AudioLDM2Prior, StableDiffusionPrior
 from aved.progress import bar_disable
 
 # A track whose loudest sample is below this (−80 dBFS) holds no sound an edit could change: decoded silence, a
 # muted recording. Editing it "succeeds" with noise the prior invents.
 SILENT_PEAK = 1e-4
+AUDIO_BATCH = 4  # audio windows per VAE call on a long sound: memory stays that of four windows
 
 
 @dataclass(frozen=True)
@@ -40,21 +43,28 @@ class PreparedClip:
 
 
 def read_source(path: str | os.PathLike, media: MediaConfig, need_audio: bool = True) -> Clip:
-    """The window of `path` an edit uses, sampled at media.fps and cropped to media.frame_size as it decodes."""
-    return read_clip(
+    """The window of `path` an edit uses (media.duration 0: all of it from media.start), sampled at media.fps and
+    cropped to media.frame_size as it decodes."""
+    clip = read_clip(
         path,
         start=media.start,
-        duration=media.duration,
+        duration=media.duration or None,
         require_audio=need_audio,
         fps=media.fps,
         size=media.frame_size,
     )
+    if media.duration and clip.duration < media.duration - 1 / media.fps:
+        warn(
+            f"{path}: the clip has {clip.duration:.2f} s from {media.start:g} s on, not the {media.duration:g} s "
+            "asked (media.duration): the edit covers those"
+        )
+    return clip
 
 
 def prepare_clip(clip: Clip, media: MediaConfig, need_audio: bool = True) -> PreparedClip:
     """Sample F = ⌊min(duration, max)·fps⌋ frames, square-crop them, and cut the sound to the same span (`media`
     as EditConfig.validate checked it)."""
-    times = sample_times(clip.duration, media.fps, media.duration)
+    times = sample_times(clip.duration, media.fps, media.duration or None)
     frames = resize_center_crop(clip.frames[nearest_frames(clip.times, times)], media.frame_size)
     span = len(times) / media.fps
     if clip.duration < span - TIME_EPS:
@@ -112,18 +122,42 @@ def decode_frames(
     return grids_to_frames(grids, n, num_frames)
 
 
+def audio_windows(prior: AudioLDM2Prior, media: MediaConfig, seconds: float) -> WindowLayout:
+    """The audio prior's windows over `seconds` of sound, in latent frames: one window up to media.mel.duration,
+    overlapping windows of that length beyond it (docs/design.md §6)."""
+    factor = prior.mel_frames_per_latent
+    window = media.mel.num_frames // factor
+    frames = math.ceil(round(seconds * media.mel.sample_rate) / media.mel.hop_length)
+    return window_layout(max(window, math.ceil(frames / factor)), window, media.window_overlap)
+
+
 @torch.no_grad()
 def encode_audio(prior: AudioLDM2Prior, audio: np.ndarray, rate: int, media: MediaConfig) -> tuple[torch.Tensor, float]:
-    """Waveform → (audio latent z_a [1, C, frames/f, bins/f], gain the front end applied)."""
+    """Waveform → (audio latent z_a [1, C, frames/f, bins/f], gain the front end applied); a sound longer than the
+    prior's window is one long latent, its windows encoded alone and cross-faded over their overlaps."""
     prior.check_mel_frames(media.mel.num_frames)
-    mel, gain = waveform_to_mel(audio, rate, media.mel)
-    return prior.encode(mel), gain
+    layout = audio_windows(prior, media, len(audio) / rate)
+    if layout.count == 1:
+        mel, gain = waveform_to_mel(audio, rate, media.mel)
+        return prior.encode(mel), gain
+    mel_layout = layout.stretched(prior.mel_frames_per_latent)
+    mel, gain = waveform_to_mel(audio, rate, media.mel, frames=mel_layout.total)
+    windows = split_windows(mel, mel_layout)
+    return merge_windows(torch.cat([prior.encode(w) for w in windows.split(AUDIO_BATCH)]), layout), gain
 
 
 @torch.no_grad()
-def decode_audio(prior: AudioLDM2Prior, z_a: torch.Tensor, num_samples: int, gain: float) -> np.ndarray:
-    """Audio latent → waveform at the vocoder's rate, cut to `num_samples`, at the source's level."""
-    waveform = prior.mel_to_waveform(prior.decode(z_a))[0].float().cpu().numpy()
+def decode_audio(
+    prior: AudioLDM2Prior, z_a: torch.Tensor, num_samples: int, gain: float, layout: WindowLayout | None = None
+) -> np.ndarray:
+    """Audio latent → waveform at the vocoder's rate, cut to `num_samples`, at the source's level; a long latent
+    (its `layout`, audio_windows') is decoded window by window, the mels cross-faded, then vocoded whole."""
+    if layout is None or layout.count == 1:
+        mel = prior.decode(z_a)
+    else:
+        windows = torch.cat([prior.decode(w) for w in split_windows(z_a, layout).split(AUDIO_BATCH)])
+        mel = merge_windows(windows, layout.stretched(prior.mel_frames_per_latent))
+    waveform = prior.mel_to_waveform(mel)[0].float().cpu().numpy()
     if not np.isfinite(waveform).all():
         raise AvedError(
             f"the decoded sound is not finite (the VAE or vocoder overflowed at {prior.dtype}; try float32)"
@@ -138,6 +172,7 @@ def reconstruct(
     z_v = encode_frames(video, source.frames, media.grid, progress=progress)
     frames = decode_frames(video, z_v, media.grid, len(source.frames), progress=progress)
     z_a, gain = encode_audio(audio, source.audio, source.sample_rate, media)
+    layout = audio_windows(audio, media, len(source.audio) / source.sample_rate)
     samples = round(source.duration * audio.sample_rate)
-    waveform = decode_audio(audio, z_a, samples, gain)
+    waveform = decode_audio(audio, z_a, samples, gain, layout)
     return PreparedClip(frames, source.fps, waveform, audio.sample_rate)

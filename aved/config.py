@@ -91,7 +91,8 @@ class MediaConfig:
 
     fps: float = 4.0
     start: float = 0.0
-    duration: float = 10.0
+    duration: float = 10.0  # 0: the whole clip; beyond the audio window: overlapping windows (docs/design.md §6)
+    window_overlap: float = 0.25  # of a window, at least, shared with the next one on a long sound
     frame_size: int = 256
     grid: int = 2
     mel: MelConfig = field(default_factory=MelConfig)
@@ -211,11 +212,6 @@ class EditConfig:
             _one_of("preservation.form", self.preservation.form, PRESERVATION_FORMS),
             _one_of("sync.form", self.sync.form, SYNC_FORMS),
             (
-                self.media.duration <= self.media.mel.duration,
-                f"media.duration {self.media.duration} s exceeds the audio window media.mel.duration "
-                f"{self.media.mel.duration} s",
-            ),
-            (
                 self.media.grid * self.media.frame_size <= MAX_GRID_SIDE,
                 f"media.grid × media.frame_size must be at most {MAX_GRID_SIDE} px (one grid image), got "
                 f"{self.media.grid} × {self.media.frame_size}",
@@ -264,7 +260,8 @@ FIELD_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "sdedit_strength": (0, 1, False, True),
     "media.fps": (0, MAX_FPS, False, True),
     "media.start": (0, INF, True, False),
-    "media.duration": (0, INF, False, False),
+    "media.duration": (0, INF, True, False),
+    "media.window_overlap": (0, 0.75, False, True),
     "media.frame_size": (8, MAX_GRID_SIDE, True, True),
     "media.grid": (1, MAX_GRID, True, True),
     "media.mel.sample_rate": (1000, 192000, True, True),

@@ -12,13 +12,14 @@ import torch
 from tqdm.auto import tqdm
 
 from aved.attention import AttentionStore, capture_attention, select_layers
-from aved.codec import PreparedClip, decode_audio, decode_frames, encode_audio, encode_frames
+from aved.codec import PreparedClip, audio_windows, decode_audio, decode_frames, encode_audio, encode_frames
 from aved.config import EditConfig
 from aved.errors import AvedError
 from aved.losses import cfg_combine, dds_direction
 from aved.losses.objective import ModalityView, Objective
 from aved.losses.sync import audio_segments, video_segments
 from aved.media.frames import invert_permutation, pack_grids, permute_cells, shuffle_permutation, unpack_grids
+from aved.media.windows import WindowLayout, merge_windows, split_windows
 from aved.modes import Mode, get_mode
 from aved.priors import AudioLDM2Prior, DiffusionPrior, StableDiffusionPrior
 from aved.progress import bar_disable
@@ -142,6 +143,7 @@ class EditState:
     steps_done: int = 0
     timesteps: torch.Tensor | None = None  # the annealed schedule's t_k, drawn at the start; None: one draw a step
     bounds: dict[str, float] = field(default_factory=dict)  # |z| past which an edit has diverged, per modality
+    audio_windows: WindowLayout | None = None  # the audio prior's windows over the sound (one for a short sound)
 
     @contextlib.contextmanager
     def capturing(self) -> Iterator[None]:
@@ -205,8 +207,16 @@ class Editor:
         if mode.video:
             z_src["v"] = encode_frames(self.video, source.frames, n, progress=progress)
             branches["v"] = ModalityBranch(self.video, *cfg.prompts.video(), cfg, n, features)
+        windows = None
         if mode.audio:
             z_src["a"], gain = encode_audio(self.audio, source.audio, source.sample_rate, cfg.media)
+            windows = audio_windows(self.audio, cfg.media, len(source.audio) / source.sample_rate)
+            if features and windows.count > 1:
+                raise AvedError(
+                    f"the v1 feature terms (preservation.form patchnce, sync.form infonce) take one audio window; "
+                    f"this sound needs {windows.count} (use the default forms, or a duration up to "
+                    f"{cfg.media.mel.duration:g} s)"
+                )
             branches["a"] = ModalityBranch(self.audio, *cfg.prompts.audio(), cfg, 1, features)
         # Independent streams: what one modality draws (data-dependent patch samples) never shifts the other's noise.
         streams = {name: _child_generator(generator) for name in ("time", "video", "audio")}
@@ -225,6 +235,7 @@ class Editor:
             z={m: z.clone().requires_grad_(True) for m, z in z_src.items()},
             streams=streams,
             gain=gain,
+            audio_windows=windows,
         )
 
     def step_losses(self, state: EditState) -> StepLosses:
@@ -291,7 +302,8 @@ class Editor:
             frames = decode_frames(self.video, z_v.detach(), cfg.media.grid, state.num_frames, progress=progress)
         if z_a is not None:
             samples = round(source.duration * self.audio.sample_rate)
-            audio, rate = decode_audio(self.audio, z_a.detach(), samples, state.gain), self.audio.sample_rate
+            audio = decode_audio(self.audio, z_a.detach(), samples, state.gain, state.audio_windows)
+            rate = self.audio.sample_rate
         return EditResult(
             source=source,
             frames=frames,
@@ -358,15 +370,22 @@ class Editor:
     def _audio_view(self, state: EditState, t: torch.Tensor) -> ModalityView:
         """The audio branch, handed to the objective; v1 sync segments are one per video frame."""
         cfg = self.config
-        z, generator = state.z["a"], state.streams["audio"]
-        out = state.branches["a"].run(
-            state.z_src["a"], z, t.to(z.device), _randn(z, generator), state.objective.needs_features
-        )
-        relevance = self._relevance(state, "a", out.delta, out.scores, cfg.relevance.tau_audio)
+        z, generator, windows = state.z["a"], state.streams["audio"], state.audio_windows
+        noise = _randn(z, generator)  # one draw over the whole sound: the windows share it on their overlaps
+        if windows.count == 1:
+            out = state.branches["a"].run(state.z_src["a"], z, t.to(z.device), noise, state.objective.needs_features)
+            delta, scores = out.delta, out.scores
+        else:
+            # Every window in one UNet call at the same timestep; what they return is merged into the long layout.
+            split = [split_windows(x, windows) for x in (state.z_src["a"], z.detach(), noise)]
+            out = state.branches["a"].run(*split[:2], t.to(z.device), split[2], False)
+            delta = merge_windows(out.delta, windows)
+            scores = merge_windows(out.scores, windows)
+        relevance = self._relevance(state, "a", delta, scores, cfg.relevance.tau_audio)
         return ModalityView(
             z=z,
             z_src=state.z_src["a"],
-            delta=out.delta,
+            delta=delta,
             relevance=relevance,
             trg_features=out.trg_features,
             src_features=out.src_features,

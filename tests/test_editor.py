@@ -37,6 +37,7 @@ class PointPrior:
             beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012
         ).alphas_cumprod
         self.num_train_timesteps, self.sample_rate = 1000, 16000
+        self.mel_frames_per_latent = 4  # its `encode` quarters the mel's frames
 
     def encode(self, x):
         return torch.zeros(1, 1, x.shape[2] // 4, 16) if self.audio else x[:, :1].clone()

@@ -58,18 +58,25 @@ def log_mel(waveform: torch.Tensor, config: MelConfig | None = None) -> torch.Te
     return torch.log(torch.clamp(mel, min=config.clamp)).transpose(1, 2)
 
 
-def front_end_waveform(waveform: np.ndarray, rate: int, config: MelConfig | None = None) -> tuple[np.ndarray, float]:
-    """Any-rate mono waveform → (the normalised, padded window the mel is taken of, normalisation gain)."""
+def front_end_waveform(
+    waveform: np.ndarray, rate: int, config: MelConfig | None = None, frames: int | None = None
+) -> tuple[np.ndarray, float]:
+    """Any-rate mono waveform → (the normalised, padded window the mel is taken of, normalisation gain); the window
+    is the prior's (config.duration) or, for a long sound, `frames` mel frames."""
     config = config or MelConfig()
-    mono = resample(waveform, rate, config.sample_rate)[: config.num_samples]
+    samples = config.num_samples if frames is None else frames * config.hop_length
+    mono = resample(waveform, rate, config.sample_rate)[:samples]
     # Normalise the real signal before zero-padding so that silence stays exactly zero.
     normalised, gain = normalize_waveform(mono)
-    return pad_or_crop(normalised, config.num_samples), gain
+    return pad_or_crop(normalised, samples), gain
 
 
-def waveform_to_mel(waveform: np.ndarray, rate: int, config: MelConfig | None = None) -> tuple[torch.Tensor, float]:
-    """Any-rate mono waveform → ([1, 1, frames, n_mels] log-mel of the padded window, normalisation gain)."""
+def waveform_to_mel(
+    waveform: np.ndarray, rate: int, config: MelConfig | None = None, frames: int | None = None
+) -> tuple[torch.Tensor, float]:
+    """Any-rate mono waveform → ([1, 1, frames, n_mels] log-mel of the padded window, normalisation gain); one
+    window of the prior's by default, `frames` frames for a long sound (one gain over all of it)."""
     config = config or MelConfig()
-    padded, gain = front_end_waveform(waveform, rate, config)
-    mel = log_mel(torch.from_numpy(padded)[None], config)[:, : config.num_frames]
+    padded, gain = front_end_waveform(waveform, rate, config, frames)
+    mel = log_mel(torch.from_numpy(padded)[None], config)[:, : config.num_frames if frames is None else frames]
     return mel[:, None], gain

@@ -22,9 +22,9 @@ class WindowLayout:
     def count(self) -> int:
         return len(self.starts)
 
-    def scaled(self, factor: int) -> WindowLayout:
-        """The same windows on an axis `factor` times shorter (mel frames → latent frames)."""
-        return WindowLayout(self.total // factor, self.length // factor, tuple(s // factor for s in self.starts))
+    def stretched(self, factor: int) -> WindowLayout:
+        """The same windows on an axis `factor` times longer (latent frames → mel frames)."""
+        return WindowLayout(self.total * factor, self.length * factor, tuple(s * factor for s in self.starts))
 
     def boundaries(self) -> list[int]:
         """Where one window ends and the next takes over: the middle of each overlap, in frames."""

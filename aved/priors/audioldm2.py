@@ -43,6 +43,11 @@ class AudioLDM2Prior(DiffusionPrior):
         vocoder = self.pipeline.vocoder
         return MelConfig().sample_rate if vocoder is None else vocoder.config.sampling_rate
 
+    @property
+    def mel_frames_per_latent(self) -> int:
+        """Mel frames per latent frame (the VAE's downsampling along time)."""
+        return self.pipeline.vae_scale_factor
+
     def check_mel_frames(self, frames: int) -> None:
         """The mel window must pass the VAE and the UNet's downsamplings whole (10.24 s = 1024 frames does)."""
         multiple = self.pipeline.vae_scale_factor * self.unet_factor

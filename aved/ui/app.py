@@ -137,7 +137,10 @@ class EditService:
         config = self.config_for(request)
         stop = self.cancel_flag(session)
 
+        done = [0]
+
         def step_end(step: int, record: dict[str, float]) -> bool:
+            done[0] = step + 1
             if on_step is not None:
                 on_step(step, config.steps)
             return stop.is_set()
@@ -150,6 +153,7 @@ class EditService:
             with self._lock:
                 self._cancels.pop(session, None)  # a later Run starts clear; the table does not grow
         if stop.is_set():
+            logger.info("edit cancelled after step %d of %d: nothing written", done[0], config.steps)
             raise AvedError("cancelled: the edit was stopped and nothing was written")
         seconds = round(time.perf_counter() - started, 2)
         name = time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
