@@ -616,6 +616,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--task-seed", type=int, default=0, help="seed of the task set: fresh tasks (default %(default)s)"
     )
     _add_steps_option(tbench)
+    tbench.add_argument(
+        "--duration",
+        type=_duration,
+        help="seconds of each task's clip (default: the preset's 2; longer clips are edited as overlapping sound "
+        "windows and scored near the window boundaries and away from them)",
+    )
     _add_fast_option(tbench)
     tbench.add_argument("--seed", type=int, help=f"edit seed ({_default('seed')})")
     tbench.add_argument("--shard", help="I/N: run every N-th task from the I-th (parallel processes); report after")

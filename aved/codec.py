@@ -131,6 +131,13 @@ def audio_windows(prior: AudioLDM2Prior, media: MediaConfig, seconds: float) -> 
     return window_layout(max(window, math.ceil(frames / factor)), window, media.window_overlap)
 
 
+def window_boundaries(prior: AudioLDM2Prior, media: MediaConfig, seconds: float) -> list[float]:
+    """Where one audio window hands over to the next (the middle of each overlap), in seconds; none for one."""
+    windows = audio_windows(prior, media, seconds)
+    frame = prior.mel_frames_per_latent * media.mel.hop_length / media.mel.sample_rate
+    return [b * frame for b in windows.boundaries()]
+
+
 @torch.no_grad()
 def encode_audio(prior: AudioLDM2Prior, audio: np.ndarray, rate: int, media: MediaConfig) -> tuple[torch.Tensor, float]:
     """Waveform → (audio latent z_a [1, C, frames/f, bins/f], gain the front end applied); a sound longer than the

@@ -34,9 +34,14 @@ def test_every_publishing_write_of_the_library_is_in_folders_py():
             continue
         for node in ast.walk(tree):
             func = node.func if isinstance(node, ast.Call) else None
-            owner = getattr(getattr(func, "value", None), "id", "")
-            if isinstance(func, ast.Attribute) and func.attr in PUBLISHING_CALLS and owner in ("os", "tempfile"):
+            if not isinstance(func, ast.Attribute):
+                continue
+            owner = getattr(func.value, "id", "")
+            if func.attr in PUBLISHING_CALLS and owner in ("os", "tempfile"):
                 offenders.append(f"{path}:{node.lineno} {owner}.{func.attr}")
+            elif func.attr == "rename" or (owner, func.attr) == ("shutil", "move"):
+                offenders.append(f"{path}:{node.lineno} .{func.attr}")  # Path.rename, shutil.move
+            # (Path.replace reads like str.replace here, so a Path(...).replace(...) onto a target is not caught.)
     assert offenders == []
 
 

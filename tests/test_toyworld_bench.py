@@ -10,8 +10,8 @@ from aved.bench.tables import paired_differences as _paired_differences
 from aved.bench.tables import verdict as _verdict
 from aved.codec import prepare_clip
 from aved.toyworld import models
+from aved.toyworld.metrics import BOUNDARY_METRICS, boundary_metrics, score_row
 from aved.toyworld.metrics import TOYWORLD_METRICS as METRICS
-from aved.toyworld.metrics import score_row
 from aved.toyworld.report import TYPE_METRICS, paired_tables
 from aved.toyworld.tasks import task_set
 
@@ -77,10 +77,11 @@ def test_short_bench_run_writes_its_table_and_resumes(tiny_models, tmp_path):
         half, both, source = (by_row[task.id, row] for row in ("video-only", "independent", "source"))
         assert half["seconds"] is None and half["gt_psnr"] == both["gt_psnr"]
         assert half["gt_mel_l1"] == source["gt_mel_l1"] and half["sound_target_acc"] == source["sound_target_acc"]
-    assert all(title in table for title in METRICS.values())
+    short = {m: t for m, t in METRICS.items() if m not in BOUNDARY_METRICS}  # a 2 s clip is one sound window
+    assert all(title in table for title in short.values()) and "near window boundaries" not in table
     assert "| aved − independent |" in table and "| aved − sdedit |" in table  # the paired section
     assert table.count("| edit type | tasks | source | source via VAEs | aved |") == len(TYPE_METRICS)  # per edit type
-    assert (out / "paired.csv").read_text().count("\naved,") == 4 * len(METRICS)
+    assert (out / "paired.csv").read_text().count("\naved,") == 4 * len(short)
     for task in TASKS[:2]:  # the ablation is aved with the anchor off, a row of its own
         ablated, full = by_row[task.id, "aved-no-pres"], by_row[task.id, "aved"]
         assert ablated["gt_psnr"] != full["gt_psnr"]
@@ -312,3 +313,28 @@ def test_two_runs_claiming_a_fresh_folder_at_once_never_both_win(tmp_path):
         for thread in threads:
             thread.join()
         assert sorted(outcomes) == ["refused", "won"]
+
+
+def test_the_boundary_scores_see_a_hit_lost_at_a_boundary_and_a_level_step_there():
+    from aved.toyworld.render import trajectory
+
+    task = next(t for t in task_set(seed=0, count=16, duration=8.0) if len(trajectory(t.source).impacts) >= 3)
+    clip = task.target_clip()
+    impacts = trajectory(task.source).impacts
+    impacts = impacts[impacts < 8.0]
+    rate, truth = clip.sample_rate, clip.audio
+    boundary = float(impacts[1]) + 0.03  # a window boundary inside the second hit (audible on both sides)
+    whole = boundary_metrics(task, truth, rate, truth, rate, impacts, [boundary])
+    assert whole["sound_recall_near"] == 1.0 and whole["boundary_step_db"] == pytest.approx(0.0)
+    cut = truth.copy()
+    start = round((impacts[1] - 0.02) * rate)
+    cut[start : start + round(0.3 * rate)] = 0.0  # the hit at the boundary is gone
+    lost = boundary_metrics(task, cut, rate, truth, rate, impacts, [boundary])
+    assert lost["sound_recall_near"] == 0.0 and lost["sound_recall_far"] == whole["sound_recall_far"]
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * rate) / rate)).astype(np.float32)  # audible everywhere
+    louder = tone.copy()
+    louder[rate:] *= 2.0  # +6 dB from a boundary at 1 s on
+    stepped = boundary_metrics(task, louder, rate, tone, rate, np.asarray([0.5]), [1.0])
+    assert stepped["boundary_step_db"] == pytest.approx(20 * np.log10(2.0), abs=0.05)
+    assert stepped["control_step_db"] == pytest.approx(0.0, abs=0.05)  # midway (0.5 s, 1.5 s): no step, no seam
+    assert all(np.isnan(v) for v in boundary_metrics(task, truth, rate, truth, rate, impacts, []).values())

@@ -19,7 +19,7 @@ from aved import folders
 from aved.bench.results import claim_folder, config_hash, latest_records, process_results_path
 from aved.bench.run import CLIP_ERRORS, PriorCache, ShardSummary, error_text, run_pending
 from aved.bench.tables import RECORD_DIGITS
-from aved.codec import PreparedClip, prepare_clip, reconstruct
+from aved.codec import PreparedClip, prepare_clip, reconstruct, window_boundaries
 from aved.config import EditConfig, apply_overrides
 from aved.errors import AvedError
 from aved.media.clip import write_clip
@@ -70,11 +70,13 @@ def run_bench(
     if unknown:
         raise AvedError(f"unknown mode {unknown[0]!r} for the toyworld bench, use {', '.join(BENCH_ROWS)}")
     config = copy.deepcopy(config).validate()
+    if not config.media.duration:
+        raise AvedError("media.duration: the toyworld bench renders its tasks at a length, give seconds (not all)")
     out_dir = folders.check_folder_path(out_dir)
     # A shard has one writer: a second process on the same folder and shard would redo its tasks into one file.
     cache = priors if priors is not None else PriorCache()
     # Priors that cannot load are the run's problem, before any folder is claimed, not each row's.
-    cache.get(dataclasses.replace(config, mode="aved"))
+    sound_prior = cache.get(dataclasses.replace(config, mode="aved"))["audio_prior"]
     with folders.shard_lock(out_dir, *shard):
         claim_folder(out_dir, run_document(config, count, task_seed))
         done = set(latest_ok(out_dir))
@@ -86,7 +88,12 @@ def run_bench(
         summary.process_index, summary.num_processes = shard
         label = "toyworld bench" + (f" [{shard[0] + 1}/{shard[1]}]" if shard[1] > 1 else "")
         return run_pending(
-            pending, lambda item: _task_records(out_dir, config, cache, *item), summary, label, "task", progress
+            pending,
+            lambda item: _task_records(out_dir, config, cache, sound_prior, *item),
+            summary,
+            label,
+            "task",
+            progress,
         )
 
 
@@ -100,11 +107,12 @@ def _name(task: EditTask, row: str) -> str:
 
 
 def _task_records(
-    out_dir: Path, config: EditConfig, priors: PriorCache, task: EditTask, rows: list[str]
+    out_dir: Path, config: EditConfig, priors: PriorCache, sound_prior, task: EditTask, rows: list[str]
 ) -> Iterator[dict[str, Any]]:
     """One record per pending row of one task, each yielded as soon as it is scored."""
     source = prepare_clip(task.source_clip(), config.media)
     truth = prepare_clip(task.target_clip(), config.media)
+    boundaries = window_boundaries(sound_prior, config.media, len(source.audio) / source.sample_rate)
     independent = None
     for row in rows:
         record: dict[str, Any] = {
@@ -125,7 +133,7 @@ def _task_records(
             if row != TRUTH_ROW:  # the source too: a study page (aved study) shows it beside the edits
                 (out_dir / "clips" / task.id).mkdir(parents=True, exist_ok=True)
                 write_clip(clip_path(out_dir, task.id, row), *_clip_args(edited))
-            scores = score_row(task, source, truth, edited, config.media.mel)
+            scores = score_row(task, source, truth, edited, config.media.mel, boundaries)
             record.update({k: _recorded(v) for k, v in scores.items()}, status="ok", seconds=seconds)
         except CLIP_ERRORS as err:
             record["error"] = error_text(err)

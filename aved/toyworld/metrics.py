@@ -18,6 +18,7 @@ from aved.toyworld.scorers import (
     bounce_times,
     centroid,
     event_scores,
+    match_onsets,
     object_mask,
     onset_timing,
     sound_events,
@@ -26,6 +27,19 @@ from aved.toyworld.scorers import (
 from aved.toyworld.tasks import EditTask
 
 VISUAL = ("kind", "colour", "background")
+BOUNDARY_S = 0.1  # an impact within this of a window boundary is "near" it (issue 19's ±0.1 s)
+LEVEL_S = 0.05  # the RMS on either side of a boundary, for its level step
+AUDIBLE = 1e-3  # of the truth's peak: a boundary side quieter than this has no level to compare
+BOUNDARY_METRICS = {
+    "sound_recall_near": "sound-event recall near window boundaries ↑",
+    "sound_recall_far": "sound-event recall away from boundaries ↑",
+    "onset_ms_near": "onset err. near boundaries ms ↓",
+    "onset_ms_far": "onset err. away from boundaries ms ↓",
+    "kind_acc_near": "kind acc. of events near boundaries ↑",
+    "kind_acc_far": "kind acc. of events away from boundaries ↑",
+    "boundary_step_db": "level step at boundaries vs truth dB ↓",
+    "control_step_db": "level step midway between boundaries vs truth dB ↓",
+}
 # metric → column title (arrow: which way is better)
 TOYWORLD_METRICS = {
     "frame_target_acc": "target attr. acc. frames ↑",
@@ -46,10 +60,12 @@ TOYWORLD_METRICS = {
     "av_align": "AV-Align ↑",
     "gt_psnr": "PSNR vs truth dB ↑",
     "gt_mel_l1": "mel L1 vs truth ↓",
+    **BOUNDARY_METRICS,  # clips longer than the audio window only
 }
-# Bumped when a metric changes meaning (2: background PSNR on kept backgrounds only, events, ceiling rows), so a
-# folder scored by another version is not resumed into one table.
-SCORER_VERSION = 2
+# Bumped when a metric changes meaning (2: background PSNR on kept backgrounds only, events, ceiling rows; 3: mel
+# L1 over a long clip's whole sound, the window-boundary scores), so a folder scored by another version is not
+# resumed into one table.
+SCORER_VERSION = 3
 
 
 def _psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -91,7 +107,13 @@ def frame_metrics(
 
 
 def sound_metrics(
-    task: EditTask, audio: np.ndarray, rate: int, impacts: np.ndarray, truth_mel: torch.Tensor, mel_config: MelConfig
+    task: EditTask,
+    audio: np.ndarray,
+    rate: int,
+    impacts: np.ndarray,
+    truth_mel: torch.Tensor,
+    mel_config: MelConfig,
+    frames: int | None = None,
 ) -> dict[str, float]:
     """Target-kind accuracy and kind leakage of the sound events; recall, precision, F1 and extra events against
     the impacts; onset error and bias (found − true) of the matched events; mel L1 vs truth.
@@ -106,7 +128,7 @@ def sound_metrics(
         leak = _mean([k != task.source.kind for k in kinds]) if kinds else 1.0
     found = np.asarray([onset for onset, _ in events])
     timing = onset_timing(found, impacts)
-    mel, _ = waveform_to_mel(audio, rate, mel_config)
+    mel, _ = waveform_to_mel(audio, rate, mel_config, frames)
     return {
         "sound_target_acc": _mean([k == task.target.kind for k in kinds]) if kinds else 0.0,
         "sound_leak": leak,
@@ -118,14 +140,91 @@ def sound_metrics(
     }
 
 
-def score_row(task: EditTask, source: PreparedClip, truth: PreparedClip, edited: PreparedClip, mel: MelConfig):
-    """Every metric of one edited clip (frames at the engine's fps and size, sound at any rate)."""
+def level_step_db(audio: np.ndarray, rate: int, at: float) -> float:
+    """20·log10 of the RMS in the LEVEL_S after `at` over the RMS in the LEVEL_S before it."""
+    centre, width = round(at * rate), round(LEVEL_S * rate)
+    before, after = audio[max(0, centre - width) : centre], audio[centre : centre + width]
+    rms = [float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))) if len(x) else 0.0 for x in (before, after)]
+    return 20 * math.log10(max(rms[1], 1e-12) / max(rms[0], 1e-12))
+
+
+def boundary_metrics(
+    task: EditTask,
+    audio: np.ndarray,
+    rate: int,
+    truth: np.ndarray,
+    truth_rate: int,
+    impacts: np.ndarray,
+    boundaries: list[float],
+) -> dict[str, float]:
+    """Recall, onset error and kind accuracy of the sound events at impacts within BOUNDARY_S of a window boundary
+    and at the others (NaN for an empty group or without boundaries), and the mean |level step − the truth's| across
+    the boundaries where the truth is audible on both sides."""
+    out = dict.fromkeys(BOUNDARY_METRICS, math.nan)
+    if not boundaries:
+        return out
+    events = sound_events(audio, rate)
+    found = np.asarray([onset for onset, _ in events])
+    near = np.asarray([min(abs(t - b) for b in boundaries) <= BOUNDARY_S for t in impacts], dtype=bool)
+    for name, group in (("near", impacts[near]), ("far", impacts[~near])):
+        if not len(group):
+            continue
+        pairs = match_onsets(found, group)
+        out[f"sound_recall_{name}"] = len(pairs) / len(group)
+        if pairs:
+            out[f"onset_ms_{name}"] = float(np.mean([1000 * abs(found[i] - group[j]) for i, j in pairs]))
+            out[f"kind_acc_{name}"] = float(np.mean([events[i][1] == task.target.kind for i, _ in pairs]))
+    floor = AUDIBLE * float(np.abs(truth).max(initial=0.0))
+    # The same measure midway between boundaries, where no two windows blend: an edit that moves or reshapes a hit
+    # changes the level step anywhere; only a seam makes the boundaries worse than these.
+    span = len(truth) / truth_rate
+    edges = [0.0, *boundaries, span]
+    controls = [(a + b) / 2 for a, b in zip(edges, edges[1:], strict=False)]
+    out["boundary_step_db"] = _mean_step(audio, rate, truth, truth_rate, boundaries, floor)
+    out["control_step_db"] = _mean_step(audio, rate, truth, truth_rate, controls, floor)
+    return out
+
+
+def _mean_step(
+    audio: np.ndarray, rate: int, truth: np.ndarray, truth_rate: int, points: list[float], floor: float
+) -> float:
+    """Mean |level step of `audio` − the truth's| over the points where the truth is audible on both sides."""
+    steps = []
+    for at in points:
+        sides = [
+            truth[max(0, round((at - d) * truth_rate)) : round((at + LEVEL_S - d) * truth_rate)] for d in (LEVEL_S, 0)
+        ]
+        if all(len(s) and float(np.abs(s).max()) > floor for s in sides):
+            steps.append(abs(level_step_db(audio, rate, at) - level_step_db(truth, truth_rate, at)))
+    return float(np.mean(steps)) if steps else math.nan
+
+
+def score_row(
+    task: EditTask,
+    source: PreparedClip,
+    truth: PreparedClip,
+    edited: PreparedClip,
+    mel: MelConfig,
+    boundaries: list[float] = (),
+):
+    """Every metric of one edited clip (frames at the engine's fps and size, sound at any rate); `boundaries`: the
+    audio windows' boundaries in seconds (none for a sound within one window)."""
     span = len(source.frames) / source.fps
     impacts = trajectory(task.source).impacts
     impacts = impacts[impacts < span]
-    truth_mel = waveform_to_mel(truth.audio, truth.sample_rate, mel)[0]
+    frames = mel_frames(span, mel)
+    truth_mel = waveform_to_mel(truth.audio, truth.sample_rate, mel, frames)[0]
     return {
         **frame_metrics(task, edited.frames, source.frames, truth.frames, impacts, edited.fps),
-        **sound_metrics(task, edited.audio, edited.sample_rate, impacts, truth_mel, mel),
+        **sound_metrics(task, edited.audio, edited.sample_rate, impacts, truth_mel, mel, frames),
         "av_align": av_align(edited.frames, edited.fps, edited.audio, edited.sample_rate),
+        **boundary_metrics(
+            task, edited.audio, edited.sample_rate, truth.audio, truth.sample_rate, impacts, list(boundaries)
+        ),
     }
+
+
+def mel_frames(seconds: float, mel: MelConfig) -> int | None:
+    """Mel frames to score a sound of `seconds` on: the prior's window (None) up to its length, all of it past it."""
+    frames = math.ceil(round(seconds * mel.sample_rate) / mel.hop_length)
+    return None if frames <= mel.num_frames else frames

@@ -31,11 +31,16 @@ from aved.toyworld.bench import (
     TRUTH_ROW,
     read_results,
 )
-from aved.toyworld.metrics import TOYWORLD_METRICS
+from aved.toyworld.metrics import BOUNDARY_S, LEVEL_S, TOYWORLD_METRICS
 
 TYPE_METRICS = ("frame_target_acc", "sound_target_acc", "frame_leak", "background_psnr", "sound_f1", "av_align")
 ONE_DECIMAL = ("trajectory_px", "background_psnr", "onset_ms", "onset_bias_ms", "gt_psnr")
 PLOT_COLUMNS = 5
+
+
+def present_metrics(records: list[dict[str, Any]]) -> dict[str, str]:
+    """The metrics some record has a value of (the boundary ones only on clips longer than the audio window)."""
+    return {m: title for m, title in TOYWORLD_METRICS.items() if any(r.get(m) is not None for r in records)}
 
 
 def _row_order(records: list[dict[str, Any]]) -> list[str]:
@@ -46,22 +51,23 @@ def _row_order(records: list[dict[str, Any]]) -> list[str]:
 
 def summary_tables(records: list[dict[str, Any]]) -> tuple[str, str, str]:
     """(markdown table, CSV of the same, CSV per edit type) of mean ± 95 % CI per row and metric."""
-    header = ["row", "tasks", *TOYWORLD_METRICS.values(), "s/task"]
+    metrics = present_metrics(records)
+    header = ["row", "tasks", *metrics.values(), "s/task"]
     md_rows, csv_rows = [], []
     for row in _row_order(records):
         items = [r for r in records if r["row"] == row]
-        stats = {m: summarize(r.get(m) for r in items) for m in TOYWORLD_METRICS}
+        stats = {m: summarize(r.get(m) for r in items) for m in metrics}
         seconds = summarize(r.get("seconds") for r in items)
-        digits = {m: 1 if m in ONE_DECIMAL else 3 for m in TOYWORLD_METRICS}
+        digits = {m: 1 if m in ONE_DECIMAL else 3 for m in metrics}
         timing = f"{seconds.mean:.1f}" if seconds.n else "—"
-        md_rows.append([row, str(len(items)), *(stats[m].text(digits[m]) for m in TOYWORLD_METRICS), timing])
+        md_rows.append([row, str(len(items)), *(stats[m].text(digits[m]) for m in metrics), timing])
         csv_rows.append(
-            [row, len(items), *(v for m in TOYWORLD_METRICS for v in (stats[m].mean, stats[m].half)), seconds.mean]
+            [row, len(items), *(v for m in metrics for v in (stats[m].mean, stats[m].half)), seconds.mean]
         )
-    csv_header = ["row", "tasks", *(f"{m}_{p}" for m in TOYWORLD_METRICS for p in ("mean", "ci95")), "seconds_mean"]
-    by_type_header = ["row", "edit_type", "tasks", *TOYWORLD_METRICS]
+    csv_header = ["row", "tasks", *(f"{m}_{p}" for m in metrics for p in ("mean", "ci95")), "seconds_mean"]
+    by_type_header = ["row", "edit_type", "tasks", *metrics]
     by_type = [
-        [row, edit_type, count, *(means[m] for m in TOYWORLD_METRICS)]
+        [row, edit_type, count, *(means[m] for m in metrics)]
         for (row, edit_type), (count, means) in edit_type_means(records).items()
     ]
     return (
@@ -73,17 +79,18 @@ def summary_tables(records: list[dict[str, Any]]) -> tuple[str, str, str]:
 
 def paired_tables(records: list[dict[str, Any]], mode: str = "aved") -> tuple[str, str]:
     """(markdown, CSV) of `mode` minus every other editing mode, paired by task, marks controlled by BH."""
+    metrics = present_metrics(records)
     others = [r for r in _row_order(records) if r in BENCH_ROWS and r != mode]
     if mode not in {r["row"] for r in records} or not others:
         return "", ""
-    stats = {(o, m): stat for o in others for m, stat in paired_differences(records, TOYWORLD_METRICS, mode, o).items()}
-    adjusted = adjusted_p_values(stats, TOYWORLD_METRICS)
+    stats = {(o, m): stat for o in others for m, stat in paired_differences(records, metrics, mode, o).items()}
+    adjusted = adjusted_p_values(stats, metrics)
     md_rows, csv_rows = [], []
     for other in others:
         cells = []
-        for metric in TOYWORLD_METRICS:
+        for metric in metrics:
             stat = stats[other, metric]
-            word = verdict(stat, TOYWORLD_METRICS[metric], adjusted[other, metric])
+            word = verdict(stat, metrics[metric], adjusted[other, metric])
             text = (
                 "—"
                 if stat.n == 0
@@ -94,7 +101,7 @@ def paired_tables(records: list[dict[str, Any]], mode: str = "aved") -> tuple[st
             csv_rows.append([mode, other, metric, stat.mean, stat.half, stat.n, p_value, adjusted[other, metric], word])
         md_rows.append([f"{mode} − {other}", *cells])
     return (
-        markdown_table(["pair", *TOYWORLD_METRICS.values()], md_rows),
+        markdown_table(["pair", *metrics.values()], md_rows),
         csv_text(
             ["mode", "other", "metric", "mean_diff", "ci95", "tasks", "p", "p_bh", "verdict"],
             csv_rows,
@@ -104,6 +111,7 @@ def paired_tables(records: list[dict[str, Any]], mode: str = "aved") -> tuple[st
 
 def edit_type_means(records: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[int, dict[str, float]]]:
     """(row, edit type) → (tasks, mean of every metric over them; NaN where no task has it)."""
+    metrics = present_metrics(records)
     out = {}
     for row in _row_order(records):
         for edit_type in sorted({r["edit_type"] for r in records}):
@@ -111,7 +119,7 @@ def edit_type_means(records: list[dict[str, Any]]) -> dict[tuple[str, str], tupl
             if items:
                 out[row, edit_type] = (
                     len(items),
-                    {m: summarize(r.get(m) for r in items).mean for m in TOYWORLD_METRICS},
+                    {m: summarize(r.get(m) for r in items).mean for m in metrics},
                 )
     return out
 
@@ -133,22 +141,23 @@ def edit_type_tables(records: list[dict[str, Any]], metrics: tuple[str, ...]) ->
 
 def plot_summary(records: list[dict[str, Any]], path: Path) -> None:
     """One bar chart per metric (a grid of PLOT_COLUMNS columns, as many rows as the metrics need)."""
+    metrics = present_metrics(records)
     from matplotlib import colormaps
     from matplotlib.figure import Figure
 
     rows = _row_order(records)
-    lines = math.ceil(len(TOYWORLD_METRICS) / PLOT_COLUMNS)
+    lines = math.ceil(len(metrics) / PLOT_COLUMNS)
     fig = Figure(figsize=(4 * PLOT_COLUMNS, 3.5 * lines), constrained_layout=True)
     axes = list(fig.subplots(lines, PLOT_COLUMNS, squeeze=False).flat)
     colours = colormaps["tab10"](np.arange(len(rows)) % 10)
-    for ax, (metric, title) in zip(axes[: len(TOYWORLD_METRICS)], TOYWORLD_METRICS.items(), strict=True):
+    for ax, (metric, title) in zip(axes[: len(metrics)], metrics.items(), strict=True):
         stats = [summarize(r.get(metric) for r in records if r["row"] == row) for row in rows]
         means = [s.mean if s.n else 0.0 for s in stats]
         errors = [0.0 if math.isnan(s.half) else s.half for s in stats]
         ax.bar(range(len(rows)), means, yerr=errors, color=colours, capsize=3)
         ax.set_xticks(range(len(rows)), rows, rotation=45, ha="right", fontsize=8)
         ax.set_title(title, fontsize=9)
-    for ax in axes[len(TOYWORLD_METRICS) :]:
+    for ax in axes[len(metrics) :]:
         ax.set_axis_off()
     fig.suptitle(f"ToyWorld bench: {len({r['task'] for r in records})} tasks, mean ± 95 % CI")
     folders.save_figure(fig, path, dpi=90)
@@ -160,6 +169,35 @@ class BenchReport:
 
     paths: list[Path]
     table: str
+
+
+NEAR_FAR = (("sound_recall", "sound-event recall"), ("onset_ms", "onset err. ms"), ("kind_acc", "kind acc."))
+
+
+def boundary_table(records: list[dict[str, Any]]) -> str:
+    """Markdown: per row, near − far window boundaries paired by task (recall, onset error, kind accuracy), and the
+    level step across boundaries against the truth's; empty when no clip is longer than the audio window."""
+    if not any(r.get("sound_recall_near") is not None for r in records):
+        return ""
+    header = ["row", *(f"{title}: near − far" for _, title in NEAR_FAR)]
+    header += ["level step vs truth dB: at boundaries", "midway between them", "at − midway (paired)"]
+    body = []
+    for row in _row_order(records):
+        items = [r for r in records if r["row"] == row]
+        cells = []
+        for key, _ in NEAR_FAR:
+            near, far = f"{key}_near", f"{key}_far"
+            diffs = [r[near] - r[far] for r in items if r.get(near) is not None and r.get(far) is not None]
+            stat = summarize(diffs)
+            cells.append("—" if stat.n == 0 else f"{stat.mean:+.3f} ± {stat.half:.3f} (n={stat.n})")
+        at, mid = (summarize(r.get(k) for r in items) for k in ("boundary_step_db", "control_step_db"))
+        pairs = [
+            r["boundary_step_db"] - r["control_step_db"]
+            for r in items
+            if r.get("boundary_step_db") is not None and r.get("control_step_db") is not None
+        ]
+        body.append([row, *cells, at.text(2), mid.text(2), summarize(pairs).text(2)])
+    return markdown_table(header, body)
 
 
 def write_bench_report(out_dir: str | Path) -> BenchReport:
@@ -189,6 +227,13 @@ def write_bench_report(out_dir: str | Path) -> BenchReport:
             f"adjusted by Benjamini–Hochberg over every judged cell of this table, is below {FDR:g} (false "
             "discovery rate ≤ 5 % over the table), and the word says whether aved is the better of the two; "
             "the intervals are not adjusted, so one may exclude 0 and stay plain.\n\n" + paired_md
+        )
+    if near_far := boundary_table(records):
+        sections.append(
+            "## Near the audio windows' boundaries and away from them\n\nImpacts within "
+            f"{BOUNDARY_S:g} s of a boundary against the others, paired by task (a task without both has no pair); "
+            f"the level step is |ΔRMS across the boundary ({LEVEL_S * 1000:g} ms each side) − the truth's|, where "
+            "the truth is audible on both sides.\n\n" + near_far
         )
     sections.append("## Per edit type (means)\n\n" + edit_type_tables(records, TYPE_METRICS))
     paths = {
