@@ -269,9 +269,9 @@ def cmd_toyworld_report(args: argparse.Namespace) -> None:
 
 def cmd_ui(args: argparse.Namespace) -> None:
     from aved.folders import check_folder_path
-    from aved.ui.app import UiSettings, launch, toyworld_examples
+    from aved.ui.app import UiSettings, examples_for, launch
 
-    examples = toyworld_examples() if getattr(args, "model", None) == "toyworld" else []
+    examples = examples_for(getattr(args, "model", None))
     settings = UiSettings(resolve_config(args), check_folder_path(args.out), examples)
     launch(settings, args.host, args.port)
 

@@ -145,3 +145,12 @@ def test_a_second_tab_waits_in_the_visible_queue_while_the_first_shows_its_steps
     assert first.locator("#side_by_side video[src]").count() == 0  # the first is still running
     second.wait_for_selector("#side_by_side video[src]", timeout=EDIT_TIMEOUT_MS)
     first.wait_for_selector("#side_by_side video[src]", timeout=EDIT_TIMEOUT_MS)
+
+
+def test_each_model_set_starts_from_an_example_clip_that_ships():
+    from aved.ui.app import examples_for
+
+    ((toy, source, target),) = examples_for("toyworld")
+    assert Path(toy) == CLIP and (source, target) == (SOURCE, TARGET)  # the README's edit
+    ((real, *_),) = examples_for(None)
+    assert Path(real).name == "bounce.mp4" and Path(real).is_file()

@@ -32,10 +32,14 @@ logger = logging.getLogger(__name__)
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
 # The README's ToyWorld edit, offered as the example to start from when the ToyWorld priors are loaded.
-TOYWORLD_EXAMPLE = ("toyworld.mp4", "a red ball bouncing on grass", "a yellow bell bouncing on grass")
+# The clip to start from, per model set: the README's ToyWorld edit on the ToyWorld priors, the bouncing ball (a
+# thud at each bounce) on real checkpoints.
+EXAMPLE_EDITS = {
+    "toyworld": ("toyworld.mp4", "a red ball bouncing on grass", "a yellow bell bouncing on grass"),
+    None: ("bounce.mp4", "a white ball bouncing with a thud", "a basketball bouncing with a thump"),
+}
 MAX_UI_STEPS = 1000  # the slider's end; the config allows more, the page need not
 DEFAULT_UI_STEPS = 25  # the --fast preset's length: an answer in seconds on the ToyWorld priors
-ZIP_NAME = "edit.zip"
 
 
 @dataclass
@@ -52,10 +56,11 @@ class UiSettings:
         return copy.deepcopy(self.base).validate()
 
 
-def toyworld_examples() -> list[tuple[str, str, str]]:
-    """The README's ToyWorld edit, where the repository's examples/ folder is there."""
-    clip = EXAMPLES / TOYWORLD_EXAMPLE[0]
-    return [(str(clip), *TOYWORLD_EXAMPLE[1:])] if clip.is_file() else []
+def examples_for(preset: str | None) -> list[tuple[str, str, str]]:
+    """The example edit for a model preset (None: real checkpoints), where the repository's examples/ is there."""
+    name, source, target = EXAMPLE_EDITS.get(preset, EXAMPLE_EDITS[None])
+    clip = EXAMPLES / name
+    return [(str(clip), source, target)] if clip.is_file() else []
 
 
 @dataclass(frozen=True)
