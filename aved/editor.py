@@ -30,6 +30,7 @@ from aved.relevance import (
     relevance_map,
     relevance_mask,
     shuffle_positions,
+    windowed_delta_relevance,
 )
 from aved.result import EditResult, diverged
 from aved.schedule import annealed_step_sizes, annealed_timesteps, ddpm_step_weights, random_timestep
@@ -321,7 +322,8 @@ class Editor:
         self, state: EditState, m: str, delta: torch.Tensor, scores: torch.Tensor, tau: float
     ) -> torch.Tensor:
         """How far each position is the edit's to change, [B, h, w] in [0, 1], in the latent's own layout; the
-        video's delta relevance is computed frame by frame, so no window reaches into a neighbouring frame."""
+        video's delta relevance is computed frame by frame, so no window reaches into a neighbouring frame, and a
+        long sound's window by window (each normalised as the prior sees it alone), then cross-faded."""
         cfg = self.config
         if cfg.relevance.method == "delta":
             magnitude = _running_mean(state.delta_magnitude.get(m), delta.detach().abs(), state.steps_done)
@@ -329,6 +331,8 @@ class Editor:
             if m == "v":
                 per_frame = delta_relevance(self._frames(state, magnitude), 1, tau, cfg.relevance.reach)
                 relevance = pack_grids(per_frame[:, None], cfg.media.grid)[:, 0]
+            elif state.audio_windows is not None and state.audio_windows.count > 1:
+                relevance = windowed_delta_relevance(magnitude, state.audio_windows, tau, cfg.relevance.reach)
             else:
                 relevance = delta_relevance(magnitude, 1, tau, cfg.relevance.reach)
         else:

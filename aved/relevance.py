@@ -75,6 +75,14 @@ def delta_relevance(delta_magnitude: torch.Tensor, grid: int, tau: float, reach:
     return F.max_pool2d(soft[:, None], window, stride=1, padding=reach)[:, 0] if reach else soft
 
 
+def windowed_delta_relevance(magnitude: torch.Tensor, layout, tau: float, reach: int) -> torch.Tensor:
+    """[1, C, T, M] mean |δ| of a long sound → [1, T, M]: the delta relevance of each of the audio prior's windows
+    (normalised within the window, as the prior sees it alone), cross-faded over the overlaps (aved.media.windows)."""
+    from aved.media.windows import merge_windows, split_windows
+
+    return merge_windows(delta_relevance(split_windows(magnitude, layout), 1, tau, reach), layout)
+
+
 def otsu_threshold(values: torch.Tensor, bins: int = 256) -> float:
     """The threshold that maximises the between-class variance of a histogram of `values` (Otsu 1979, eq. 18)."""
     values = values.flatten().float()

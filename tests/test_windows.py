@@ -95,3 +95,18 @@ def test_a_minute_long_clip_edits_end_to_end_from_the_command_line(tiny_models, 
     assert code == 0, err
     edited = probe_clip(out / "edited.mp4")
     assert abs(edited.duration - seconds) < 0.5 and abs(edited.audio_duration - seconds) < 0.5
+
+
+def test_a_long_sounds_relevance_is_each_windows_own_as_the_prior_sees_it():
+    """A loud edit in one window must not make a quieter one elsewhere look irrelevant (min–max per window)."""
+    from aved.relevance import delta_relevance, windowed_delta_relevance
+
+    layout = window_layout(100, 26, 0.25)
+    magnitude = torch.rand(1, 4, 100, 8, generator=torch.Generator().manual_seed(0))
+    magnitude[..., :26, :] *= 100  # the first window's δ is a hundred times the rest
+    relevance = windowed_delta_relevance(magnitude, layout, tau=0.5, reach=0)
+    last = slice(layout.starts[-1], 100)
+    alone = delta_relevance(magnitude[..., last, :], 1, 0.5, 0)
+    own = slice(layout.starts[-2] + 26, 100)  # the part of the last window no other window covers
+    torch.testing.assert_close(relevance[:, own], alone[:, own.start - layout.starts[-1] :])
+    assert float(relevance[:, own].mean()) > 5 * float(delta_relevance(magnitude, 1, 0.5, 0)[:, own].mean())
