@@ -331,10 +331,8 @@ class Editor:
             if m == "v":
                 per_frame = delta_relevance(self._frames(state, magnitude), 1, tau, cfg.relevance.reach)
                 relevance = pack_grids(per_frame[:, None], cfg.media.grid)[:, 0]
-            elif state.audio_windows is not None and state.audio_windows.count > 1:
+            else:  # one window for a short sound: then this is the window's own delta relevance
                 relevance = windowed_delta_relevance(magnitude, state.audio_windows, tau, cfg.relevance.reach)
-            else:
-                relevance = delta_relevance(magnitude, 1, tau, cfg.relevance.reach)
         else:
             relevance = relevance_mask(scores, cfg.relevance.method, tau).float()
         if state.mode.random_relevance:

@@ -8,6 +8,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from aved.media.windows import WindowLayout, merge_windows, split_windows
+
 STOPWORDS = frozenset(
     "a an the of in on at to with and or is are was were be by for from into onto over under as its it this that "
     "these those his her their there some while".split()
@@ -75,11 +77,9 @@ def delta_relevance(delta_magnitude: torch.Tensor, grid: int, tau: float, reach:
     return F.max_pool2d(soft[:, None], window, stride=1, padding=reach)[:, 0] if reach else soft
 
 
-def windowed_delta_relevance(magnitude: torch.Tensor, layout, tau: float, reach: int) -> torch.Tensor:
+def windowed_delta_relevance(magnitude: torch.Tensor, layout: WindowLayout, tau: float, reach: int) -> torch.Tensor:
     """[1, C, T, M] mean |δ| of a long sound → [1, T, M]: the delta relevance of each of the audio prior's windows
     (normalised within the window, as the prior sees it alone), cross-faded over the overlaps (aved.media.windows)."""
-    from aved.media.windows import merge_windows, split_windows
-
     return merge_windows(delta_relevance(split_windows(magnitude, layout), 1, tau, reach), layout)
 
 

@@ -36,7 +36,7 @@ def sdedit(
     z_a_windows = split_windows(z_a_src, windows)
     prompt = config.prompts.audio()[1]
     z_a = _denoise(audio, z_a_windows, prompt, config, generator, progress, "sdedit audio", callback)
-    z_a = merge_windows(z_a, windows) if windows.count > 1 else z_a
+    z_a = merge_windows(z_a, windows)
     bad = diverged({"v": z_v, "a": z_a}, {"v": math.inf, "a": math.inf})
     if bad:
         raise AvedError(f"the edit diverged: the {' and '.join(bad)} are not finite (check the config)")

@@ -103,7 +103,7 @@ class ShardSummary:
 # ----------------------------------------------------------------------------------------- run identity
 
 
-def _identity(config: EditConfig) -> dict[str, Any]:
+def run_identity(config: EditConfig) -> dict[str, Any]:
     """The config fields that decide the numbers: prompts come from each row, the device is per process."""
     data = config.to_dict()
     data.pop("prompts")
@@ -115,7 +115,7 @@ def _identity(config: EditConfig) -> dict[str, Any]:
 
 def run_hash(config: EditConfig, metrics: list[str]) -> str:
     """A short hash of the edit config (minus prompts and device) and the metric names."""
-    return config_hash({"config": _identity(config), "metrics": sorted(metrics)})
+    return config_hash({"config": run_identity(config), "metrics": sorted(metrics)})
 
 
 def _run_document(config: EditConfig, manifest: Path, videos: Path, metrics: list[str], sweep: dict) -> dict:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from aved import folders
-from aved.bench.results import claim_folder, config_hash, latest_records, process_results_path
-from aved.bench.run import CLIP_ERRORS, PriorCache, ShardSummary, error_text, run_pending
+from aved.bench.results import claim_folder, clean_number, config_hash, latest_records, process_results_path
+from aved.bench.run import CLIP_ERRORS, PriorCache, ShardSummary, error_text, run_identity, run_pending
 from aved.bench.tables import RECORD_DIGITS
 from aved.codec import PreparedClip, prepare_clip, reconstruct, window_boundaries
 from aved.config import EditConfig, apply_overrides
@@ -25,7 +25,6 @@ from aved.errors import AvedError
 from aved.media.clip import write_clip
 from aved.modes import MODES
 from aved.outputs import package_versions
-from aved.priors.base import model_revisions
 from aved.toyworld.metrics import SCORER_VERSION, score_row
 from aved.toyworld.tasks import EditTask, task_set
 
@@ -44,10 +43,9 @@ def run_document(config: EditConfig, count: int, task_seed: int) -> dict[str, An
     doc = config.to_dict()
     doc.pop("mode")
     doc.pop("prompts")
-    identity = {"config": {**doc, "model": {k: v for k, v in doc["model"].items() if k != "device"}}}
-    identity.update(tasks=count, task_seed=task_seed, scorer=SCORER_VERSION)
-    if revisions := model_revisions(config.model.video, config.model.audio):
-        identity["revisions"] = revisions
+    # AvED-Bench's identity (no prompts, no device, the hub revisions) less the mode: a folder holds every mode.
+    identity = {k: v for k, v in run_identity(config).items() if k != "mode"}
+    identity = {"config": identity, "tasks": count, "task_seed": task_seed, "scorer": SCORER_VERSION}
     run = {"tasks": count, "task_seed": task_seed, "scorer": SCORER_VERSION, "config_hash": config_hash(identity)}
     return {**doc, "versions": package_versions(), "run": run}
 
@@ -174,7 +172,9 @@ def _row_clip(
 
 
 def _recorded(value: float | None) -> float | None:
-    return None if value is None or value != value or abs(value) == float("inf") else round(float(value), RECORD_DIGITS)
+    """A metric as a record holds it: NaN and ±inf as null (clean_number), the rest to RECORD_DIGITS decimals."""
+    number = clean_number(value)
+    return None if number is None else round(number, RECORD_DIGITS)
 
 
 def _clip_args(clip: PreparedClip) -> tuple:

@@ -114,13 +114,15 @@ def sound_metrics(
     truth_mel: torch.Tensor,
     mel_config: MelConfig,
     frames: int | None = None,
+    events: list[tuple[float, str]] | None = None,
 ) -> dict[str, float]:
-    """Target-kind accuracy and kind leakage of the sound events; recall, precision, F1 and extra events against
-    the impacts; onset error and bias (found − true) of the matched events; mel L1 vs truth.
+    """Target-kind accuracy and kind leakage of the sound events (`events`: sound_events of `audio`, found here when
+    not given); recall, precision, F1 and extra events against the impacts; onset error and bias (found − true) of
+    the matched events; mel L1 vs truth.
 
     A soundtrack with no event scores 0 accuracy and, where the sound should have stayed, full leakage.
     """
-    events = sound_events(audio, rate)
+    events = sound_events(audio, rate) if events is None else events
     kinds = [kind for _, kind in events]
     if "kind" in task.changed:
         leak = math.nan
@@ -156,14 +158,15 @@ def boundary_metrics(
     truth_rate: int,
     impacts: np.ndarray,
     boundaries: list[float],
+    events: list[tuple[float, str]] | None = None,
 ) -> dict[str, float]:
-    """Recall, onset error and kind accuracy of the sound events at impacts within BOUNDARY_S of a window boundary
-    and at the others (NaN for an empty group or without boundaries), and the mean |level step − the truth's| across
-    the boundaries where the truth is audible on both sides."""
+    """Recall, onset error and kind accuracy of the sound events (`events` as in sound_metrics) at impacts within
+    BOUNDARY_S of a window boundary and at the others (NaN for an empty group or without boundaries), and the mean
+    |level step − the truth's| across the boundaries where the truth is audible on both sides."""
     out = dict.fromkeys(BOUNDARY_METRICS, math.nan)
     if not boundaries:
         return out
-    events = sound_events(audio, rate)
+    events = sound_events(audio, rate) if events is None else events
     found = np.asarray([onset for onset, _ in events])
     near = np.asarray([min(abs(t - b) for b in boundaries) <= BOUNDARY_S for t in impacts], dtype=bool)
     for name, group in (("near", impacts[near]), ("far", impacts[~near])):
@@ -214,13 +217,13 @@ def score_row(
     impacts = impacts[impacts < span]
     frames = mel_frames(span, mel)
     truth_mel = waveform_to_mel(truth.audio, truth.sample_rate, mel, frames)[0]
+    events = sound_events(edited.audio, edited.sample_rate)  # once: both the sound and the boundary scores read them
+    audio, rate = edited.audio, edited.sample_rate
     return {
         **frame_metrics(task, edited.frames, source.frames, truth.frames, impacts, edited.fps),
-        **sound_metrics(task, edited.audio, edited.sample_rate, impacts, truth_mel, mel, frames),
-        "av_align": av_align(edited.frames, edited.fps, edited.audio, edited.sample_rate),
-        **boundary_metrics(
-            task, edited.audio, edited.sample_rate, truth.audio, truth.sample_rate, impacts, list(boundaries)
-        ),
+        **sound_metrics(task, audio, rate, impacts, truth_mel, mel, frames, events),
+        "av_align": av_align(edited.frames, edited.fps, audio, rate),
+        **boundary_metrics(task, audio, rate, truth.audio, truth.sample_rate, impacts, list(boundaries), events),
     }
 
 
