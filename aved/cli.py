@@ -425,9 +425,19 @@ def _add_media_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--duration",
         type=_duration,
-        help=f"seconds to edit, 'all' (or 0) for the whole clip; past the audio prior's window the sound is edited "
-        f"as overlapping windows ({_default('media.duration')})",
+        help="seconds to edit from --start (an error past the clip's end), 'all' (or 0) for the whole clip; past the "
+        "audio prior's window the sound is edited as overlapping windows (default: what the clip has, up to one "
+        f"audio window: {_default_span()})",
     )
+
+
+def _default_span() -> str:
+    """What an unset --duration takes at most, by default and under each preset: '10 s; --model toyworld: 2 s'."""
+    from aved.config import apply_preset
+
+    spans = [f"{EditConfig().media.span():g} s"]
+    spans += [f"--model {name}: {apply_preset(EditConfig(), name).media.span():g} s" for name in MODEL_PRESETS]
+    return "; ".join(spans)
 
 
 def _duration(text: str) -> float:

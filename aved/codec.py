@@ -43,28 +43,22 @@ class PreparedClip:
 
 
 def read_source(path: str | os.PathLike, media: MediaConfig, need_audio: bool = True) -> Clip:
-    """The window of `path` an edit uses (media.duration 0: all of it from media.start), sampled at media.fps and
-    cropped to media.frame_size as it decodes."""
-    clip = read_clip(
-        path,
-        start=media.start,
-        duration=media.duration or None,
-        require_audio=need_audio,
-        fps=media.fps,
-        size=media.frame_size,
+    """The window of `path` an edit uses (MediaConfig.span from media.start), sampled at media.fps and cropped to
+    media.frame_size as it decodes."""
+    return read_clip(
+        path, start=media.start, duration=media.span(), require_audio=need_audio, fps=media.fps, size=media.frame_size
     )
-    if media.duration and clip.duration < media.duration - 1 / media.fps:
-        warn(
-            f"{path}: the clip has {clip.duration:.2f} s from {media.start:g} s on, not the {media.duration:g} s "
-            "asked (media.duration): the edit covers those"
-        )
-    return clip
 
 
 def prepare_clip(clip: Clip, media: MediaConfig, need_audio: bool = True) -> PreparedClip:
     """Sample F = ⌊min(duration, max)·fps⌋ frames, square-crop them, and cut the sound to the same span (`media`
-    as EditConfig.validate checked it)."""
-    times = sample_times(clip.duration, media.fps, media.duration or None)
+    as EditConfig.validate checked it); a media.duration longer than the clip is refused, not shortened."""
+    if media.duration and clip.duration < media.duration - 1 / media.fps:
+        raise AvedError(
+            f"media.duration (--duration): {media.duration:g} s asked from {media.start:g} s, but the clip has "
+            f"{clip.duration:.2f} s there; give at most that, or 'all' for the whole clip"
+        )
+    times = sample_times(clip.duration, media.fps, media.span())
     frames = resize_center_crop(clip.frames[nearest_frames(clip.times, times)], media.frame_size)
     span = len(times) / media.fps
     if clip.duration < span - TIME_EPS:

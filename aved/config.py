@@ -27,7 +27,6 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
         "model.video": str(TOYWORLD_WEIGHTS / "video"),
         "model.audio": str(TOYWORLD_WEIGHTS / "audio"),
         "media.fps": 4.0,
-        "media.duration": 2.0,
         "media.frame_size": 64,
         "media.grid": 2,
         "media.mel.duration": 2.08,  # 208 mel frames: a multiple of the factor-8 VAE × the 2-level UNet
@@ -91,11 +90,22 @@ class MediaConfig:
 
     fps: float = 4.0
     start: float = 0.0
-    duration: float = 10.0  # 0: the whole clip; beyond the audio window: overlapping windows (docs/design.md §6)
+    # Seconds from `start`: exactly that much (an error past the clip's end); None: what the clip has, up to one
+    # audio window (the paper's 10 s clips); 0: the whole clip. Past a window: overlapping ones (docs/design.md §6).
+    duration: float | None = None
     window_overlap: float = 0.25  # of a window, at least, shared with the next one on a long sound
     frame_size: int = 256
     grid: int = 2
     mel: MelConfig = field(default_factory=MelConfig)
+
+    def span(self) -> float | None:
+        """Seconds an edit takes from `start` at most: `duration`, one audio window's whole frames when it is None
+        (10 s for AudioLDM2's 10.24 s at 4 fps), None for the whole clip (0)."""
+        if self.duration is None:
+            from aved.media.frames import sample_times
+
+            return len(sample_times(self.mel.duration, self.fps)) / self.fps
+        return self.duration or None
 
 
 @dataclass

@@ -11,6 +11,7 @@ UNets expect. Nothing is downloaded.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import gc
 import math
@@ -391,8 +392,9 @@ class StepRun:
 def load_clip(config: EditConfig, size: str) -> PreparedClip:
     """The example clip cut to the configured span (4 frames at 4 fps: one 2×2 grid), repeated end to end when the
     span is longer than its 5 s (a 10 s clip is 10 grids); toyworld: the README's clip."""
-    clip = prepare_clip(read_source(TOY_CLIP if size == "toyworld" else CLIP, config.media), config.media)
-    wanted = len(sample_times(config.media.duration, config.media.fps))
+    whole = dataclasses.replace(config.media, duration=0.0)  # all of it, repeated below to the span asked
+    clip = prepare_clip(read_source(TOY_CLIP if size == "toyworld" else CLIP, whole), whole)
+    wanted = len(sample_times(config.media.span(), config.media.fps))
     if len(clip.frames) >= wanted:
         return clip
     repeats = -(-wanted // len(clip.frames))

@@ -199,6 +199,8 @@ def cases() -> list[Case]:
         ("weights.sync inf", ["--set", "weights.sync=inf"], "weights.sync"),
         ("lr_decay 2", ["--set", "lr_decay=2"], "lr_decay"),
         ("config file with NaN", ["--config", "nan.json"], "guidance_scale"),
+        ("duration -1", ["--duration", "-1"], "media.duration"),
+        ("duration past the clip's end", ["--duration", "30"], "media.duration"),
     ]:
         out.append(Case(false, name, [*EDIT, "toy.mp4", "--out", "o", *option], "error", needle, out="o"))
     out += [

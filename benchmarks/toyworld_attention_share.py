@@ -77,7 +77,7 @@ def main() -> None:
     media, n = config.media, config.media.grid
     video = load_video_prior(config.model)
     generator = torch.Generator().manual_seed(0)
-    tasks = [t for t in task_set(seed=args.task_seed, count=110, duration=media.duration) if t.edit_type != "identity"]
+    tasks = [t for t in task_set(seed=args.task_seed, count=110, duration=media.span()) if t.edit_type != "identity"]
     stats = {"object edits": {}, "background edits": {}}
     for task in tasks[: args.tasks]:
         source = prepare_clip(task.source_clip(), media)

@@ -108,7 +108,7 @@ def main() -> None:
     media, n = config.media, config.media.grid
     video, audio = load_video_prior(config.model), load_audio_prior(config.model)
     generator = torch.Generator().manual_seed(0)
-    tasks = task_set(seed=args.task_seed, count=110, duration=media.duration)
+    tasks = task_set(seed=args.task_seed, count=110, duration=media.span())
     tasks = [t for t in tasks if t.edit_type != "identity"][: args.tasks]
     stats = {"frames, object edits": {}, "frames, background edits": {}, "sound": {}}
     for task in tasks:

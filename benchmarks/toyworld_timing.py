@@ -60,7 +60,7 @@ def main() -> None:
     video, audio = load_video_prior(config.model), load_audio_prior(config.model)
     figures: dict[str, list[float]] = {k: [] for k in ("auc_a", "truth_a", "moved_a", "truth_v", "moved_v")}
     with torch.no_grad():
-        for task in task_set(seed=args.task_seed, count=args.tasks, duration=media.duration):
+        for task in task_set(seed=args.task_seed, count=args.tasks, duration=media.span()):
             source, truth = (prepare_clip(c, media) for c in (task.source_clip(), task.target_clip()))
             flux = {}
             for name, clip in (("source", source), ("truth", truth)):
@@ -72,7 +72,7 @@ def main() -> None:
             row_s = media.mel.duration / (len(src_a) + 1)
             impacts = trajectory(task.source).impacts
             # flux[i] is the step from row i to row i + 1: an onset in row i + 1 shows at index i.
-            onset_rows = {round(t / row_s) - 1 + d for t in impacts[impacts < media.duration] for d in (-1, 0, 1)}
+            onset_rows = {round(t / row_s) - 1 + d for t in impacts[impacts < media.span()] for d in (-1, 0, 1)}
             positive = np.isin(np.arange(len(src_a)), sorted(onset_rows))
             figures["auc_a"].append(auc(src_a.numpy(), positive))
             figures["truth_a"].append(correlation(trg_a, src_a))

@@ -101,7 +101,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     media = models.media_config()
-    grids = num_grids(round(media.duration * media.fps), media.grid)
+    grids = num_grids(round(media.span() * media.fps), media.grid)
 
     torch.manual_seed(0)
     cases = {

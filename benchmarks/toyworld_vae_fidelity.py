@@ -37,7 +37,7 @@ def main() -> None:
     media = models.media_config()
     prior = StableDiffusionPrior.from_pretrained(args.video)
     data = training_set(HELD_OUT_SEED, args.clips, media, progress=False)
-    frames_per_clip = round(media.duration * media.fps)
+    frames_per_clip = round(media.span() * media.fps)
     agree: dict[str, int] = {}
     count = 0
     for grids in data.grids:

@@ -18,10 +18,10 @@ from aved.bench.results import latest_records, merge_results, read_records
 from aved.bench.run import PriorCache, run_benchmark, run_command, run_sweep, shard_from_accelerate
 from aved.bench.sweep import expand_sweep, setting_name
 from aved.bench.tables import summarize
-from aved.codec import prepare_clip
+from aved.codec import prepare_clip, read_source
 from aved.config import EditConfig, apply_overrides
 from aved.errors import AvedError
-from aved.media.clip import read_clip, write_clip
+from aved.media.clip import write_clip
 from aved.result import EditResult
 
 HEADER = "name,src,trg,src_category,trg_category\n"
@@ -53,7 +53,7 @@ class CountingEdit:
 
 def fake_edit(path, source, target, config, **_):
     """Reads and prepares the clip like `edit` does, then inverts the frames and halves the sound."""
-    clip = read_clip(path, start=config.media.start, duration=config.media.duration, require_audio=True)
+    clip = read_source(path, config.media)
     prepared = prepare_clip(clip, config.media)
     return EditResult(
         prepared, 255 - prepared.frames, prepared.audio * 0.5, prepared.sample_rate, prepared.fps, None, None

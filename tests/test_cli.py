@@ -190,7 +190,7 @@ def test_model_preset_sits_under_config_flags_and_set(example_clip, tmp_path, ca
     resolved = json.loads(out)
     assert resolved["model"]["video"] == str(TOYWORLD_WEIGHTS / "video")
     assert resolved["model"]["audio"] == str(TOYWORLD_WEIGHTS / "audio")
-    assert resolved["media"]["grid"] == 2 and resolved["media"]["duration"] == 2.0
+    assert resolved["media"]["grid"] == 2 and resolved["media"]["fps"] == 4.0
     assert resolved["media"]["frame_size"] == 128 and resolved["media"]["mel"]["duration"] == 2.56
 
 
@@ -586,7 +586,8 @@ def test_help_defaults_come_from_the_config_and_name_what_a_preset_changes():
             assert (
                 f"--model toyworld: {value:g}" in edit_help[dest].help or f"default {value:g}" in edit_help[dest].help
             )
-    assert "default 10; --model toyworld: 2" in edit_help["duration"].help
+    # ⌊10.24·4⌋/4 and ⌊2.08·4⌋/4: the whole frames of each preset's audio window
+    assert "up to one audio window: 10 s; --model toyworld: 2 s" in edit_help["duration"].help
     assert "default 200; --fast: 25" in edit_help["steps"].help
     assert tuple(edit_help["dtype"].choices) == DTYPES
 

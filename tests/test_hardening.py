@@ -18,7 +18,7 @@ from odd_media import clip_with_audio, noise_frames, tone
 
 from aved import folders
 from aved.codec import prepare_clip, read_source
-from aved.config import MediaConfig
+from aved.config import MediaConfig, MelConfig
 from aved.errors import AvedError
 from aved.media.clip import probe_clip, read_clip, write_clip
 
@@ -155,6 +155,17 @@ def test_a_window_on_one_held_frame_lasts_the_window(tmp_path):
     assert clip.duration == pytest.approx(2.0)  # by the timestamps, not 1 frame / the average rate
     prepared = prepare_clip(clip, media)
     assert len(prepared.frames) == 8 and all(np.array_equal(prepared.frames[0], f) for f in prepared.frames)
+
+
+def test_a_duration_past_the_clips_end_is_refused_and_an_unset_one_takes_what_the_clip_has(vfr_clip):
+    def frames(media):
+        return len(prepare_clip(read_source(vfr_clip, media, need_audio=False), media, need_audio=False).frames)
+
+    with pytest.raises(AvedError, match=r"media.duration \(--duration\): 3 s asked from 0 s, but the clip has 2.00 s"):
+        frames(MediaConfig(fps=4, duration=3.0, frame_size=32))
+    assert frames(MediaConfig(fps=4, frame_size=32)) == 8  # all 2 s: less than one 10.24 s audio window
+    assert frames(MediaConfig(fps=4, frame_size=32, mel=MelConfig(duration=1.1))) == 4  # the window caps it
+    assert frames(MediaConfig(fps=4, duration=0.0, frame_size=32)) == 8  # 0: the whole clip, past any window
 
 
 def test_variable_frame_rate_is_judged_by_timestamps(vfr_clip, tmp_path, capsys):

@@ -469,6 +469,23 @@ def test_pages_name_no_method_clip_or_file_and_media_urls_are_opaque(tmp_path, t
     assert any("GET /rate?rater=viewer" in record.getMessage() for record in caplog.records)
 
 
+def test_a_head_request_records_no_view_and_a_get_does(tmp_path, three_runs):
+    db = tmp_path / "study.db"
+    create_study(db, [str(r) for r in three_runs])
+
+    def views() -> int:
+        with contextlib.closing(sqlite3.connect(db)) as connection:
+            return connection.execute("SELECT COUNT(*) FROM views").fetchone()[0]
+
+    with running(db) as base:
+        head = urllib.request.Request(f"{base}/rate?rater=checker", method="HEAD")
+        with urllib.request.urlopen(head, timeout=30) as response:
+            assert response.status == 200 and response.read() == b""
+        assert views() == 0
+        assert fetch(f"{base}/rate?rater=checker")[0] == 200
+        assert views() == 1
+
+
 def test_bad_rater_ids_missing_answers_and_markup_get_clear_pages(tmp_path, three_runs):
     db = tmp_path / "study.db"
     create_study(db, [str(r) for r in three_runs])

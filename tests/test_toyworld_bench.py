@@ -315,26 +315,41 @@ def test_two_runs_claiming_a_fresh_folder_at_once_never_both_win(tmp_path):
         assert sorted(outcomes) == ["refused", "won"]
 
 
-def test_the_boundary_scores_see_a_hit_lost_at_a_boundary_and_a_level_step_there():
+def test_the_boundary_scores_see_a_hit_lost_at_a_boundary_and_a_level_jump_there():
     from aved.toyworld.render import trajectory
 
-    task = next(t for t in task_set(seed=0, count=16, duration=8.0) if len(trajectory(t.source).impacts) >= 3)
+    task = next(
+        t
+        for t in task_set(seed=0, count=32, duration=8.0)
+        if t.target.kind == "bell" and len(trajectory(t.source).impacts) >= 3
+    )
     clip = task.target_clip()
     impacts = trajectory(task.source).impacts
     impacts = impacts[impacts < 8.0]
     rate, truth = clip.sample_rate, clip.audio
-    boundary = float(impacts[1]) + 0.03  # a window boundary inside the second hit (audible on both sides)
-    whole = boundary_metrics(task, truth, rate, truth, rate, impacts, [boundary])
-    assert whole["sound_recall_near"] == 1.0 and whole["boundary_step_db"] == pytest.approx(0.0)
+    assert np.min(np.diff(impacts)) >= 0.25
+    boundary = float(impacts[1]) + 0.1  # a window boundary in the second hit's ringing, 100 ms past its onset
+    whole = boundary_metrics(task, truth, rate, truth, rate, impacts, [boundary - 0.01])
+    assert whole["sound_recall_near"] == 1.0
+    whole = boundary_metrics(task, truth, rate, truth, rate, impacts, [boundary + 0.01])
+    assert whole["boundary_jump_db"] == pytest.approx(0.0, abs=0.3)  # the bell's own decay is no jump
+    louder = truth.copy()
+    louder[round((boundary + 0.01) * rate) :] *= 2.0
+    jumped = boundary_metrics(task, louder, rate, truth, rate, impacts, [boundary + 0.01])
+    assert jumped["boundary_jump_db"] == pytest.approx(20 * np.log10(2.0), abs=0.3)  # the whole +6 dB
     cut = truth.copy()
     start = round((impacts[1] - 0.02) * rate)
     cut[start : start + round(0.3 * rate)] = 0.0  # the hit at the boundary is gone
-    lost = boundary_metrics(task, cut, rate, truth, rate, impacts, [boundary])
+    lost = boundary_metrics(task, cut, rate, truth, rate, impacts, [boundary - 0.01])
     assert lost["sound_recall_near"] == 0.0 and lost["sound_recall_far"] == whole["sound_recall_far"]
-    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * rate) / rate)).astype(np.float32)  # audible everywhere
+    assert np.isnan(lost["boundary_jump_db"])  # a lost hit is not a seam: recall counts it, the level does not
+    onset = boundary_metrics(task, truth, rate, truth, rate, impacts, [float(impacts[1]) + 0.05])
+    assert np.isnan(onset["boundary_jump_db"])  # an onset inside the windows would make timing look like level
+    tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(2 * rate) / rate)).astype(np.float32)
+    tone[: rate // 4] = 0.0  # one event from 0.25 s on, audible to the end
     louder = tone.copy()
     louder[rate:] *= 2.0  # +6 dB from a boundary at 1 s on
-    stepped = boundary_metrics(task, louder, rate, tone, rate, np.asarray([0.5]), [1.0])
-    assert stepped["boundary_step_db"] == pytest.approx(20 * np.log10(2.0), abs=0.05)
-    assert stepped["control_step_db"] == pytest.approx(0.0, abs=0.05)  # midway (0.5 s, 1.5 s): no step, no seam
+    stepped = boundary_metrics(task, louder, rate, tone, rate, np.asarray([0.25]), [1.0])
+    assert stepped["boundary_jump_db"] == pytest.approx(20 * np.log10(2.0), abs=0.05)
+    assert stepped["control_jump_db"] == pytest.approx(0.0, abs=0.05)  # midway (0.5 s, 1.5 s): no step, no seam
     assert all(np.isnan(v) for v in boundary_metrics(task, truth, rate, truth, rate, impacts, []).values())

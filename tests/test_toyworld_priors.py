@@ -268,7 +268,7 @@ def test_shipped_vocoder_keeps_the_ground_truths_events(shipped):
     media = models.media_config()
     audio = shipped[1]
     assert type(audio.pipeline.vocoder).__name__ == "SpeechT5HifiGan"
-    scores = decoder_scores(audio, audio.mel_to_waveform, task_set(seed=0, count=8, duration=media.duration), media)
+    scores = decoder_scores(audio, audio.mel_to_waveform, task_set(seed=0, count=8, duration=media.span()), media)
     assert abs(scores["onset_bias_ms"]) <= BARS["onset_bias_ms"]
     assert scores["extra_events"] <= BARS["extra_events"] and scores["missing_events"] <= BARS["extra_events"]
     assert scores["kind_accuracy"] >= BARS["decoded_kind"]

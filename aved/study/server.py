@@ -136,7 +136,7 @@ class StudyHandler(BaseHTTPRequestHandler):
         self._dispatch(self._get)
 
     def do_HEAD(self) -> None:
-        self._dispatch(self._get)
+        self._dispatch(self._head)
 
     def do_POST(self) -> None:
         self._dispatch(self._post)
@@ -150,9 +150,10 @@ class StudyHandler(BaseHTTPRequestHandler):
         except sqlite3.OperationalError as err:
             logger.warning("study file busy or unreadable: %s", err)
             self._html(HTTPStatus.SERVICE_UNAVAILABLE, message_page("Busy", "The study is busy; please try again."))
-        except AvedError as err:
+        except AvedError as err:  # its text names the study's files: the log has it, the rater does not
             logger.error("%s", err)
-            self._html(HTTPStatus.INTERNAL_SERVER_ERROR, message_page("Error", str(err)))
+            page = message_page("Error", "The study cannot show this page now; its server's log says why.")
+            self._html(HTTPStatus.INTERNAL_SERVER_ERROR, page)
         except Exception:
             logger.exception("request %s failed", self.path)
             self._html(HTTPStatus.INTERNAL_SERVER_ERROR, message_page("Error", "Something went wrong on the server."))
@@ -170,6 +171,13 @@ class StudyHandler(BaseHTTPRequestHandler):
             self._media(match[1], match[2])
         else:
             self._html(HTTPStatus.NOT_FOUND, message_page("Not found", "There is no such page."))
+
+    def _head(self) -> None:
+        """GET's headers, except that /rate records nothing: a link checker's HEAD is no rater's view."""
+        if urlsplit(self.path).path == "/rate":
+            self._html(HTTPStatus.OK, "")
+        else:
+            self._get()
 
     def _post(self) -> None:
         if urlsplit(self.path).path != "/rate":

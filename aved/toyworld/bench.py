@@ -40,6 +40,8 @@ REFERENCE_ROWS = (SOURCE_ROW, SOURCE_CODEC_ROW, TRUTH_CODEC_ROW, TRUTH_ROW)
 
 def run_document(config: EditConfig, count: int, task_seed: int) -> dict[str, Any]:
     """The folder's config.json: what makes two runs comparable (modes may be added to a folder later)."""
+    config = copy.deepcopy(config)
+    config.media.duration = config.media.span()  # the tasks' length: an unset duration and 2 s are one run
     doc = config.to_dict()
     doc.pop("mode")
     doc.pop("prompts")
@@ -68,7 +70,7 @@ def run_bench(
     if unknown:
         raise AvedError(f"unknown mode {unknown[0]!r} for the toyworld bench, use {', '.join(BENCH_ROWS)}")
     config = copy.deepcopy(config).validate()
-    if not config.media.duration:
+    if config.media.span() is None:
         raise AvedError("media.duration: the toyworld bench renders its tasks at a length, give seconds (not all)")
     out_dir = folders.check_folder_path(out_dir)
     # A shard has one writer: a second process on the same folder and shard would redo its tasks into one file.
@@ -78,7 +80,7 @@ def run_bench(
     with folders.shard_lock(out_dir, *shard):
         claim_folder(out_dir, run_document(config, count, task_seed))
         done = set(latest_ok(out_dir))
-        tasks = task_set(seed=task_seed, count=count, duration=config.media.duration)[shard[0] :: shard[1]]
+        tasks = task_set(seed=task_seed, count=count, duration=config.media.span())[shard[0] :: shard[1]]
         pending = [
             (t, rows) for t in tasks if (rows := [r for r in (*REFERENCE_ROWS, *modes) if _name(t, r) not in done])
         ]

@@ -128,7 +128,7 @@ classes as the real priors and loaded through the same `from_pretrained` path:
   mel VAE, UNet) over {mel.duration:g} s log-mels ({mel.n_mels} bins, hop {mel.hop_length} → {mel.num_frames}
   frames) → {a_latent} latents, decoded to sound by its own HiFi-GAN vocoder (below).
 
-Use them with `aved edit CLIP --model toyworld …` ({media.duration:g} s at {media.fps:g} fps, {media.frame_size} px
+Use them with `aved edit CLIP --model toyworld …` ({media.span():g} s at {media.fps:g} fps, {media.frame_size} px
 frames, grid {media.grid}, a {mel.duration:g} s mel window). The preset also sets the edit's own settings for these
 priors: {edit_settings()}.
 
@@ -139,7 +139,7 @@ priors: {edit_settings()}.
 ```
 
 Seeded end to end (data, initialisation, batches, noise): the same command on the same machine gives the same
-weights. Data: {cfg.clips} random scenes (background × kind × colour × motion seed), {media.duration:g} s each, read
+weights. Data: {cfg.clips} random scenes (background × kind × colour × motion seed), {media.span():g} s each, read
 by the engine's own front end ({media.fps:g} fps, {media.frame_size} px, {g}×{g} grids; AudioLDM2 log-mel),
 cells of the grids shuffled as the editor does. VAEs: L1 reconstruction with object pixels weighted
 ×{cfg.object_weight:g} (objects are ~3 % of a frame) and KL ×{cfg.kl_weight:g}; the latent scaling factor is 1/std

@@ -57,7 +57,7 @@ def training_set(seed: int, count: int, media: MediaConfig, progress: bool = Tru
     rng = np.random.default_rng([seed, 7])
     captions, grids, masks, mels, waves = [], [], [], [], []
     for _ in tqdm(range(count), desc="render training clips", disable=bar_disable(progress), dynamic_ncols=True):
-        scene = random_scene(rng, media.duration)
+        scene = random_scene(rng, media.span())
         clip = prepare_clip(render(scene), media)
         captions.append(caption(scene))
         grids.append(frames_to_grids(clip.frames, media.grid).half())

@@ -159,6 +159,6 @@ def decoder_scores(
 
 def decoder_figures(prior: AudioLDM2Prior, media: MediaConfig, count: int = 110, seed: int = 0) -> dict:
     """decoder_scores of the prior's own vocoder and of Griffin-Lim on the bench's task set, with its size."""
-    tasks = task_set(seed=seed, count=count, duration=media.duration)
+    tasks = task_set(seed=seed, count=count, duration=media.span())
     decoders = {"vocoder": prior.mel_to_waveform, "Griffin-Lim": lambda mel: griffin_lim(mel, media.mel)}
     return {name: {**decoder_scores(prior, decode, tasks, media), "tasks": count} for name, decode in decoders.items()}

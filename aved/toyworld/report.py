@@ -31,7 +31,7 @@ from aved.toyworld.bench import (
     TRUTH_ROW,
     read_results,
 )
-from aved.toyworld.metrics import BOUNDARY_S, LEVEL_S, TOYWORLD_METRICS
+from aved.toyworld.metrics import BOUNDARY_S, LEVEL_BAR_DB, LEVEL_S, TOYWORLD_METRICS
 
 TYPE_METRICS = ("frame_target_acc", "sound_target_acc", "frame_leak", "background_psnr", "sound_f1", "av_align")
 ONE_DECIMAL = ("trajectory_px", "background_psnr", "onset_ms", "onset_bias_ms", "gt_psnr")
@@ -61,9 +61,7 @@ def summary_tables(records: list[dict[str, Any]]) -> tuple[str, str, str]:
         digits = {m: 1 if m in ONE_DECIMAL else 3 for m in metrics}
         timing = f"{seconds.mean:.1f}" if seconds.n else "—"
         md_rows.append([row, str(len(items)), *(stats[m].text(digits[m]) for m in metrics), timing])
-        csv_rows.append(
-            [row, len(items), *(v for m in metrics for v in (stats[m].mean, stats[m].half)), seconds.mean]
-        )
+        csv_rows.append([row, len(items), *(v for m in metrics for v in (stats[m].mean, stats[m].half)), seconds.mean])
     csv_header = ["row", "tasks", *(f"{m}_{p}" for m in metrics for p in ("mean", "ci95")), "seconds_mean"]
     by_type_header = ["row", "edit_type", "tasks", *metrics]
     by_type = [
@@ -180,7 +178,8 @@ def boundary_table(records: list[dict[str, Any]]) -> str:
     if not any(r.get("sound_recall_near") is not None for r in records):
         return ""
     header = ["row", *(f"{title}: near − far" for _, title in NEAR_FAR)]
-    header += ["level step vs truth dB: at boundaries", "midway between them", "at − midway (paired)"]
+    header += ["level jump dB: at boundaries", "midway between them", "at − midway (paired)"]
+    header += [f"tasks within {LEVEL_BAR_DB:g} dB at boundaries"]
     body = []
     for row in _row_order(records):
         items = [r for r in records if r["row"] == row]
@@ -190,13 +189,15 @@ def boundary_table(records: list[dict[str, Any]]) -> str:
             diffs = [r[near] - r[far] for r in items if r.get(near) is not None and r.get(far) is not None]
             stat = summarize(diffs)
             cells.append("—" if stat.n == 0 else f"{stat.mean:+.3f} ± {stat.half:.3f} (n={stat.n})")
-        at, mid = (summarize(r.get(k) for r in items) for k in ("boundary_step_db", "control_step_db"))
+        at, mid = (summarize(r.get(k) for r in items) for k in ("boundary_jump_db", "control_jump_db"))
         pairs = [
-            r["boundary_step_db"] - r["control_step_db"]
+            r["boundary_jump_db"] - r["control_jump_db"]
             for r in items
-            if r.get("boundary_step_db") is not None and r.get("control_step_db") is not None
+            if r.get("boundary_jump_db") is not None and r.get("control_jump_db") is not None
         ]
-        body.append([row, *cells, at.text(2), mid.text(2), summarize(pairs).text(2)])
+        jumps = [r["boundary_jump_db"] for r in items if r.get("boundary_jump_db") is not None]
+        within = f"{sum(j <= LEVEL_BAR_DB for j in jumps)}/{len(jumps)}" if jumps else "—"
+        body.append([row, *cells, at.text(2), mid.text(2), summarize(pairs).text(2), within])
     return markdown_table(header, body)
 
 
@@ -232,8 +233,10 @@ def write_bench_report(out_dir: str | Path) -> BenchReport:
         sections.append(
             "## Near the audio windows' boundaries and away from them\n\nImpacts within "
             f"{BOUNDARY_S:g} s of a boundary against the others, paired by task (a task without both has no pair); "
-            f"the level step is |ΔRMS across the boundary ({LEVEL_S * 1000:g} ms each side) − the truth's|, where "
-            "the truth is audible on both sides.\n\n" + near_far
+            f"the level jump is the edit's level step across the point (RMS {LEVEL_S * 1000:g} ms each side, dB) "
+            f"less the mean of its steps {LEVEL_S * 1000:g} ms either side (its envelope's own trend), inside the "
+            "sound of a hit the edit kept (no onset within the windows, truth and edit audible), averaged per task: "
+            "a seam is a jump, a decay is not.\n\n" + near_far
         )
     sections.append("## Per edit type (means)\n\n" + edit_type_tables(records, TYPE_METRICS))
     paths = {

@@ -401,7 +401,7 @@ def train_priors(
         video_condition(video),
         latents,
         data.captions,
-        shuffle_cells(media.grid, round(media.duration * media.fps)),
+        shuffle_cells(media.grid, round(media.span() * media.fps)),
         cfg.video_unet,
         cfg,
         generator,

@@ -196,6 +196,12 @@ def result_views(out: Path) -> dict[str, Any]:
     }
 
 
+def _span_text(media) -> str:
+    """What of an uploaded clip is edited, in words."""
+    span = media.span()
+    return f"up to {span:g} s of each clip" if span else "the whole clip"
+
+
 def build_app(settings: UiSettings):
     """The Gradio Blocks of the page (not launched)."""
     service = EditService(settings)
@@ -204,7 +210,7 @@ def build_app(settings: UiSettings):
         gr.Markdown(
             "# aved: edit a clip's picture and sound from text\n"
             f"Priors: `{base.model.video}` (frames) and `{base.model.audio}` (sound); "
-            f"{base.media.duration:g} s at {base.media.fps:g} fps. One edit runs at a time; others wait in the queue."
+            f"{_span_text(base.media)} at {base.media.fps:g} fps. One edit runs at a time; others wait in the queue."
         )
         with gr.Row():
             with gr.Column():
