@@ -41,7 +41,9 @@ def test_every_publishing_write_of_the_library_is_in_folders_py():
                 offenders.append(f"{path}:{node.lineno} {owner}.{func.attr}")
             elif func.attr == "rename" or (owner, func.attr) == ("shutil", "move"):
                 offenders.append(f"{path}:{node.lineno} .{func.attr}")  # Path.rename, shutil.move
-            # (Path.replace reads like str.replace here, so a Path(...).replace(...) onto a target is not caught.)
+            elif func.attr == "replace" and len(node.args) == 1 and not node.keywords:
+                # Path.replace(target): str.replace needs two arguments, dataclasses.replace its fields by name
+                offenders.append(f"{path}:{node.lineno} .replace")
     assert offenders == []
 
 
