@@ -133,6 +133,7 @@ class WeightsConfig:
     dds: float = 1.0
     pres: float = 0.3
     sync: float = 0.3
+    motion: float = 0.0  # off until the full 200-step bench has judged it (benchmarks/README.md, "A motion term")
 
 
 @dataclass
@@ -286,6 +287,7 @@ FIELD_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "weights.dds": (0, MAX_WEIGHT, True, True),
     "weights.pres": (0, MAX_WEIGHT, True, True),
     "weights.sync": (0, MAX_WEIGHT, True, True),
+    "weights.motion": (0, MAX_WEIGHT, True, True),
     "relevance.tau_video": (0, 1, True, True),
     "relevance.tau_audio": (0, 1, True, True),
     "relevance.reach": (0, 8, True, True),

@@ -366,6 +366,7 @@ class Editor:
             trg_features=[unshuffle(out.trg_features[i]) for i in whole],
             src_features=[unshuffle(out.src_features[i]) for i in whole],
             segments=lambda f, mask: video_segments(to_frames(f), to_frames(mask[:, None].float())[:, 0] > 0.5),
+            frames=to_frames,
             generator=generator,
         )
 

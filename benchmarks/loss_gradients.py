@@ -89,7 +89,7 @@ def main() -> None:
     editor = Editor(video, audio, config)
     w = config.weights
     print(f"{args.clip}: '{args.source}' → '{args.target}', mode {args.mode}")
-    print(f"λ_dds {w.dds}, ρ_pres {w.pres}, ρ_sync {w.sync}, lr {config.lr}")
+    print(f"λ_dds {w.dds}, ρ_pres {w.pres}, ρ_sync {w.sync}, ρ_motion {w.motion}, lr {config.lr}")
 
     source = prepare_clip(clip, config.media)
     state = editor.start(source, torch.Generator().manual_seed(config.seed))

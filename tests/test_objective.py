@@ -32,11 +32,13 @@ def test_default_dds_step_is_the_public_dds_step_on_sd21_base_latents():
 @pytest.mark.parametrize("mode", ["aved", "independent", "random-relevance"])
 def test_every_term_has_exactly_zero_gradient_at_the_source_with_equal_prompts(mode, video_prior, audio_prior):
     prompt = "a red ball bouncing"
-    editor = Editor(video_prior, audio_prior, _config(mode, **{"prompts.source": prompt, "prompts.target": prompt}))
+    given = {"prompts.source": prompt, "prompts.target": prompt, "weights.motion": 0.3}
+    editor = Editor(video_prior, audio_prior, _config(mode, **given))
     state = editor.start(_source(None), torch.Generator().manual_seed(0))
     with state.capturing():
         losses = editor.step_losses(state).losses
     assert {"dds_v", "pres_v", "dds_a", "pres_a"} <= set(losses)
+    assert ("motion_v" in losses) == (mode != "independent")
     for name, loss in losses.items():
         for grad in torch.autograd.grad(loss, list(state.z.values()), allow_unused=True, retain_graph=True):
             assert grad is None or torch.count_nonzero(grad) == 0, name
@@ -45,7 +47,7 @@ def test_every_term_has_exactly_zero_gradient_at_the_source_with_equal_prompts(m
             z.add_(0.1 * torch.randn(z.shape, generator=torch.Generator().manual_seed(5)))
     with state.capturing():
         moved = editor.step_losses(state).losses
-    for name in ("pres_v", "pres_a", *(["sync"] if mode != "independent" else [])):
+    for name in ("pres_v", "pres_a", *(["sync", "motion_v"] if mode != "independent" else [])):
         grads = torch.autograd.grad(moved[name], list(state.z.values()), allow_unused=True, retain_graph=True)
         assert any(g is not None and g.abs().max() > 0 for g in grads), name
 
@@ -135,3 +137,21 @@ def test_a_term_at_rest_gets_no_weight_and_every_step_records_the_same_keys(vide
     rounding = {"dds_a": dds_loss(z, torch.ones(1, 4, 8, 8)), "pres_a": anchor_loss(z, near, torch.ones(1, 8, 8))}
     _, realised = objective.gradients(rounding, {"a": z}, step_size=1.0)
     assert realised["lambda_pres_a"] == 0
+
+
+def test_the_motion_term_holds_where_the_frames_change_not_how_much():
+    """motion_v reads only where each frame turns into the next: a blob moved elsewhere costs, the same motion at
+    twice the contrast (a recoloured object) does not, and at the source it is exactly zero with zero gradient."""
+    from aved.losses.motion import motion_loss
+
+    frames = torch.zeros(3, 4, 8, 8)
+    for f, col in enumerate((1, 3, 5)):
+        frames[f, :, 2:4, col : col + 2] = 1.0  # a blob stepping right
+    moved = torch.zeros_like(frames)
+    for f, col in enumerate((1, 2, 3)):
+        moved[f, :, 5:7, col : col + 2] = 1.0  # another path
+    z = frames.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(motion_loss(z, frames), [z])
+    assert float(motion_loss(frames, frames)) == 0.0 and torch.count_nonzero(grad) == 0
+    assert float(motion_loss(2 * frames, frames)) == pytest.approx(0.0, abs=1e-10)
+    assert float(motion_loss(moved, frames)) > 1.0

@@ -10,6 +10,7 @@ import torch
 
 from aved.config import EditConfig
 from aved.losses.dds import dds_loss
+from aved.losses.motion import motion_loss
 from aved.losses.preservation import anchor_loss, pool_mask, preservation_loss
 from aved.losses.sync import sync_loss
 from aved.losses.timing import audio_rows, timing_loss
@@ -30,6 +31,7 @@ class ModalityView:
     trg_features: list[torch.Tensor] = field(default_factory=list)  # v1 terms only: [B, C, h_l, w_l]
     src_features: list[torch.Tensor] = field(default_factory=list)
     segments: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None  # v1 sync: (features, mask) → [K, C]
+    frames: Callable[[torch.Tensor], torch.Tensor] | None = None  # video: grid latents → per-frame [F, C, h, w]
     generator: torch.Generator | None = None  # this modality's stream, for the v1 PatchNCE's patch draws
 
 
@@ -38,13 +40,15 @@ class Objective:
     (docs/design.md §2b rule 1).
 
     v2 terms: `pres_m`, the latent anchor ½Σ(1 − r)(z − z_src)² with r the `delta` relevance; `sync`, the sound's
-    latent flux envelope held to the source's (2 − 2·corr). v1 forms (PatchNCE, cross-modal InfoNCE) by config.
+    latent flux envelope held to the source's (2 − 2·corr); `motion_v` (off by default), where the frames change
+    held to the source's. v1 forms (PatchNCE, cross-modal InfoNCE) by config.
     """
 
     def __init__(self, config: EditConfig, pres: bool, sync: bool):
         """`pres`/`sync`: whether the mode uses the term; a term whose weight is 0 is off either way."""
         w = config.weights
         self.config, self.pres, self.sync = config, pres and w.pres > 0, sync and w.sync > 0
+        self.motion = sync and w.motion > 0
 
     @property
     def needs_features(self) -> bool:
@@ -55,10 +59,10 @@ class Objective:
     def fractions(self) -> dict[str, float]:
         """ρ_k of each term family: its pull as a fraction of DDS's."""
         w = self.config.weights
-        return {"pres": w.pres, "sync": w.sync}
+        return {"pres": w.pres, "sync": w.sync, "motion": w.motion}
 
     def losses(self, views: dict[str, ModalityView]) -> dict[str, torch.Tensor]:
-        """The named terms at this step: dds_m and pres_m per modality, sync across them."""
+        """The named terms at this step: dds_m and pres_m per modality, sync across them, motion_v on the frames."""
         cfg = self.config
         out: dict[str, torch.Tensor] = {}
         for m, view in views.items():
@@ -74,6 +78,8 @@ class Objective:
                     out["sync"] = timing_loss(audio_rows(audio.z), audio_rows(audio.z_src))
             elif len(views) == 2 and (sync := self._sync_v1(views["v"], views["a"])) is not None:
                 out["sync"] = sync
+        if self.motion and "v" in views and (video := views["v"]).frames is not None:
+            out["motion_v"] = motion_loss(video.frames(video.z), video.frames(video.z_src))
         return out
 
     def _preservation(self, view: ModalityView) -> torch.Tensor:
