@@ -12,9 +12,10 @@ from aved.losses.timing import FLUX_EPS
 
 def motion_map(frames: torch.Tensor) -> torch.Tensor:
     """Per-frame latents [F, C, h, w] → [F−1, h·w]: ‖z_{f+1} − z_f‖ over channels at each position, normalised to
-    sum to one per frame pair (where the change is, not how large)."""
+    sum to one over the clip (where and when the change is, not how large: per frame pair it let a pair the source
+    barely moves in change a lot, benchmarks/README.md "A motion term")."""
     step = (frames[1:].float() - frames[:-1].float()).pow(2).sum(1).add(FLUX_EPS).sqrt().flatten(1)
-    return step / step.sum(1, keepdim=True)
+    return step / step.sum()
 
 
 def motion_loss(frames: torch.Tensor, source_frames: torch.Tensor) -> torch.Tensor:
