@@ -64,7 +64,7 @@ TOYWORLD_METRICS = {
     **BOUNDARY_METRICS,  # clips longer than the audio window only
 }
 # Bumped when a metric changes meaning (2: background PSNR on kept backgrounds only, events, ceiling rows; 3: mel
-# L1 over a long clip's whole sound, the window-boundary scores; 4: level steps inside truth-matched events only),
+# L1 over a long clip's whole sound, the window-boundary scores; 4: the level jump inside kept hits' sound),
 # so a folder scored by another version is not resumed into one table.
 SCORER_VERSION = 4
 
