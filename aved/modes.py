@@ -40,6 +40,14 @@ MODES: dict[str, Mode] = {
 }
 MODE_NAMES = tuple(MODES)
 
+# Ablations of the v2 objective (docs/design.md §2b), rows of the ToyWorld bench: `aved` with one term off, or in its
+# v1 form, as config overrides. `aved` without its sync and motion terms is `independent`.
+ABLATIONS: dict[str, dict[str, object]] = {
+    "aved-no-pres": {"weights.pres": 0.0},
+    "aved-no-motion": {"weights.motion": 0.0},
+    "aved-sync-v1": {"sync.form": "infonce"},
+}
+
 
 def get_mode(name: str) -> Mode:
     """The mode called `name` (KeyError naming the known ones otherwise; the config validates names first)."""

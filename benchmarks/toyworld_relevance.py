@@ -11,7 +11,8 @@ where it is ≥ 0.5, for several τ and reaches):
   alone), when the kind changes; otherwise nothing should be relevant, and only the covered fraction is shown.
 
 Prints, per modality and threshold, the mean IoU with the truth, the recall, and the fraction of cells marked
-(and the fraction the truth covers, for scale).
+(and the fraction the truth covers, for scale); then, per edit type, the frames' mean |δ| inside the object and
+well away from it (≥ 2 cells): whether δ itself tells a background edit from an edit that must keep the background.
 
     python benchmarks/toyworld_relevance.py [--tasks 24] [--timesteps 4] [--task-seed 1]
 """
@@ -41,12 +42,17 @@ TAUS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 DELTA_TAUS = (0.25, 0.5, 1.0)
 DELTA_REACHES = (0, 1, 2)
 MEL_FLOOR_DB = 30.0
+FAR_CELLS = 2
+
+
+def object_pixels(frames: np.ndarray) -> torch.Tensor:
+    """[F, 1, H, W] float: the analytic object mask of each source frame."""
+    return torch.from_numpy(np.stack([object_mask(f) for f in frames])).float()[:, None]
 
 
 def frame_truth(task, frames: np.ndarray, size: int) -> torch.Tensor:
     """[F, size, size] bool: latent cells the edit should touch."""
-    objects = torch.from_numpy(np.stack([object_mask(f) for f in frames])).float()[:, None]
-    pooled = F.adaptive_max_pool2d(objects, size)[:, 0] > 0
+    pooled = F.adaptive_max_pool2d(object_pixels(frames), size)[:, 0] > 0
     truth = torch.zeros_like(pooled)
     if {"kind", "colour"} & set(task.changed):
         truth |= pooled
@@ -70,6 +76,15 @@ def scores_of(
     with torch.no_grad():
         out = branch.run(z, z.clone(), torch.tensor([t]), noise, need_features=False)
     return out.scores, out.delta.abs()
+
+
+def object_and_far(frames: np.ndarray, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """[F, size, size] bool: cells wholly inside the object, and cells at least FAR_CELLS from any object cell."""
+    objects = object_pixels(frames)
+    inside = F.adaptive_avg_pool2d(objects, size)[:, 0] > 0.99
+    touched = F.adaptive_max_pool2d(objects, size)
+    near = F.max_pool2d(touched, 2 * FAR_CELLS + 1, stride=1, padding=FAR_CELLS)[:, 0] > 0
+    return inside, ~near
 
 
 def delta_masks(magnitude: torch.Tensor, grid: int) -> dict[str, torch.Tensor]:
@@ -111,6 +126,7 @@ def main() -> None:
     tasks = task_set(seed=args.task_seed, count=110, duration=media.span())
     tasks = [t for t in tasks if t.edit_type != "identity"][: args.tasks]
     stats = {"frames, object edits": {}, "frames, background edits": {}, "sound": {}}
+    by_type: dict[str, list[tuple[float, float]]] = {}
     for task in tasks:
         source = prepare_clip(task.source_clip(), media)
         z_v = encode_frames(video, source.frames, n)
@@ -135,8 +151,12 @@ def main() -> None:
                 for name, mask in masks(a_scores[0]).items():
                     add(stats["sound"], name, mask, a_truth)
         # The delta relevance is a mean over the edit's steps: here over the draws, once per task.
-        for name, mask in delta_masks(torch.stack(v_delta).mean(0), 1).items():
+        v_magnitude = torch.stack(v_delta).mean(0)
+        for name, mask in delta_masks(v_magnitude, 1).items():
             add(stats[group], name, mask, v_truth)
+        inside, far = object_and_far(source.frames, v_magnitude.shape[-1])
+        per_cell = v_magnitude.mean(1)
+        by_type.setdefault(task.edit_type, []).append((per_cell[inside].mean().item(), per_cell[far].mean().item()))
         for name, mask in delta_masks(torch.stack(a_delta).mean(0), 1).items():
             add(stats["sound"], name, mask[0], a_truth)
     print(f"{len(tasks)} tasks × {args.timesteps} timesteps, relevance at the start of the edit")
@@ -147,6 +167,12 @@ def main() -> None:
             iou = np.mean(entry["iou"]) if entry["iou"] else float("nan")
             recall = np.mean(entry["recall"]) if entry["recall"] else float("nan")
             print(f"{name:>10s} {iou:6.3f} {recall:7.3f} {np.mean(entry['marked']):7.3f}")
+    print(f"\nframes' mean |δ| by edit type: in the object, ≥ {FAR_CELLS} cells from it, and their ratio per task")
+    print(f"{'edit type':>24s} {'tasks':>5s} {'object':>7s} {'far':>7s} {'far/object':>11s}")
+    for edit_type, values in by_type.items():
+        inside_mean, far_mean = np.nanmean(np.array(values), 0)
+        ratio = np.nanmedian([far / inside for inside, far in values])
+        print(f"{edit_type:>24s} {len(values):5d} {inside_mean:7.3f} {far_mean:7.3f} {ratio:11.2f}")
 
 
 if __name__ == "__main__":

@@ -129,8 +129,10 @@ def test_independent_is_video_only_and_audio_only_side_by_side(video_prior, audi
     audio_only = _run("audio-only", video_prior, audio_prior, source)
     assert torch.equal(both.z_video, video_only.z_video) and np.array_equal(both.frames, video_only.frames)
     assert torch.equal(both.z_audio, audio_only.z_audio) and np.array_equal(both.audio, audio_only.audio)
-    coupled = _run("aved", video_prior, audio_prior, source)  # the v2 sync term acts on the sound's timing only
-    assert torch.equal(both.z_video, coupled.z_video) and not torch.equal(both.z_audio, coupled.z_audio)
+    timing_only = _run("aved", video_prior, audio_prior, source, **{"weights.motion": 0.0})  # sync: the sound only
+    assert torch.equal(both.z_video, timing_only.z_video) and not torch.equal(both.z_audio, timing_only.z_audio)
+    coupled = _run("aved", video_prior, audio_prior, source)  # the motion term holds the frames' path too
+    assert not torch.equal(both.z_video, coupled.z_video) and torch.equal(timing_only.z_audio, coupled.z_audio)
 
 
 def test_video_only_and_audio_only_leave_the_other_modality_untouched(video_prior, audio_prior):
@@ -181,7 +183,7 @@ def test_a_run_step_is_start_step_losses_and_one_sgd_step(forms, video_prior, au
     state = editor.start(source, torch.Generator().manual_seed(0))
     with state.capturing():
         losses = editor.step_losses(state).losses
-    assert set(losses) == {"dds_v", "pres_v", "dds_a", "pres_a", "sync"}
+    assert set(losses) == {"dds_v", "pres_v", "dds_a", "pres_a", "sync", "motion_v"}
     grads, _ = state.objective.gradients(losses, state.z, 0.5)
     result = _run("aved", video_prior, audio_prior, source, steps=1, lr=0.5, **forms)
     torch.testing.assert_close(result.z_video, state.z_src["v"] - 0.5 * grads["v"])

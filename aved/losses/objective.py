@@ -40,7 +40,7 @@ class Objective:
     (docs/design.md §2b rule 1).
 
     v2 terms: `pres_m`, the latent anchor ½Σ(1 − r)(z − z_src)² with r the `delta` relevance; `sync`, the sound's
-    latent flux envelope held to the source's (2 − 2·corr); `motion_v` (off by default), where the frames change
+    latent flux envelope held to the source's (2 − 2·corr); `motion_v`, where the frames change
     held to the source's. v1 forms (PatchNCE, cross-modal InfoNCE) by config.
     """
 
