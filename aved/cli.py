@@ -19,7 +19,7 @@ from typing import Any
 
 from aved.config import DTYPES, FAST_PRESET, MODEL_PRESETS, RELEVANCE_METHODS, EditConfig
 from aved.errors import AvedError, AvedWarning, RunFailed
-from aved.modes import ABLATIONS, MODES
+from aved.modes import ABLATIONS, DEFAULT_ABLATIONS, MODES
 
 _PYTHON_SHOWWARNING = warnings.showwarning
 log = logging.getLogger("aved.cli")
@@ -617,7 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
     tbench.add_argument(
         "--modes",
         help=f"comma-separated rows: {', '.join(MODES)}, or the ablations {', '.join(ABLATIONS)} (default: every "
-        "mode but random-relevance, and the ablations with a term off)",
+        f"mode but random-relevance, and {', '.join(DEFAULT_ABLATIONS)})",
     )
     tbench.add_argument(
         "--tasks", type=int, default=110, help="first N tasks of the seeded task set (default %(default)s)"

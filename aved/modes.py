@@ -13,13 +13,13 @@ ENGINES = ("dds", "sdedit")  # the DDS optimisation (aved/editor.py) or SDEdit s
 
 @dataclass(frozen=True)
 class Mode:
-    """One mode: the modalities it edits, whether the preservation and sync terms may run, its engine."""
+    """One mode: the modalities it edits, whether the preservation and timing terms may run, its engine."""
 
     name: str
     video: bool
     audio: bool
     pres: bool = True  # the preservation term, where its weight is > 0
-    sync: bool = True  # the sync term, where its weight is > 0
+    sync: bool = True  # the timing terms, each where its weight is > 0: sync (the sound) and motion (the frames)
     random_relevance: bool = False  # the relevance shuffled over positions (the ablation: same mass, no place)
     engine: str = "dds"
     half_of: str | None = None  # the two-modality mode this one is one half of, bit for bit
@@ -29,8 +29,8 @@ class Mode:
 MODES: dict[str, Mode] = {
     m.name: m
     for m in (
-        Mode("aved", True, True, summary="both modalities, preservation and sync (the method)"),
-        Mode("independent", True, True, sync=False, summary="both modalities, no sync term"),
+        Mode("aved", True, True, summary="both modalities, preservation, sync and motion (the method)"),
+        Mode("independent", True, True, sync=False, summary="both modalities, no sync or motion term"),
         Mode("video-only", True, False, sync=False, half_of="independent", summary="the frames alone"),
         Mode("audio-only", False, True, sync=False, half_of="independent", summary="the sound alone"),
         Mode("dds", True, True, pres=False, sync=False, summary="plain delta denoising on both"),
@@ -47,6 +47,7 @@ ABLATIONS: dict[str, dict[str, object]] = {
     "aved-no-motion": {"weights.motion": 0.0},
     "aved-sync-v1": {"sync.form": "infonce"},
 }
+DEFAULT_ABLATIONS = ("aved-no-pres", "aved-no-motion")  # in every bench by default: one row per term beside DDS
 
 
 def get_mode(name: str) -> Mode:

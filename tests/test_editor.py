@@ -129,7 +129,8 @@ def test_independent_is_video_only_and_audio_only_side_by_side(video_prior, audi
     audio_only = _run("audio-only", video_prior, audio_prior, source)
     assert torch.equal(both.z_video, video_only.z_video) and np.array_equal(both.frames, video_only.frames)
     assert torch.equal(both.z_audio, audio_only.z_audio) and np.array_equal(both.audio, audio_only.audio)
-    timing_only = _run("aved", video_prior, audio_prior, source, **{"weights.motion": 0.0})  # sync: the sound only
+    # Without motion, v2's timing term is aved's only coupling, and it touches only the sound.
+    timing_only = _run("aved", video_prior, audio_prior, source, **{"weights.motion": 0.0})
     assert torch.equal(both.z_video, timing_only.z_video) and not torch.equal(both.z_audio, timing_only.z_audio)
     coupled = _run("aved", video_prior, audio_prior, source)  # the motion term holds the frames' path too
     assert not torch.equal(both.z_video, coupled.z_video) and torch.equal(timing_only.z_audio, coupled.z_audio)

@@ -61,13 +61,13 @@ def test_short_bench_run_writes_its_table_and_resumes(tiny_models, tmp_path):
 
     out = tmp_path / "bench"
     argv = [
-        "toyworld", "bench", "--modes", "aved,independent,sdedit,video-only,aved-no-pres",
+        "toyworld", "bench", "--modes", "aved-no-motion,aved,independent,sdedit,video-only,aved-no-pres",
         "--tasks", "2", "--steps", "2",
         "--out", str(out), "--video-model", str(tiny_models["sd"]), "--audio-model", str(tiny_models["audioldm2"]),
     ]  # fmt: skip
     assert main(argv) == 0
     records = (out / "results.0.jsonl").read_text().splitlines()
-    assert len(records) == 2 * 9  # source, truth, both through the VAEs, four modes and an ablation per task
+    assert len(records) == 2 * 10  # source, truth, both through the VAEs, four modes and two ablations per task
     table = (out / "table.md").read_text()
     rows = ("| source |", "| source via VAEs |", "| aved |", "| sdedit |", "| truth via VAEs |", "| ground truth |")
     for row in rows:
@@ -81,16 +81,31 @@ def test_short_bench_run_writes_its_table_and_resumes(tiny_models, tmp_path):
     assert all(title in table for title in short.values()) and "near window boundaries" not in table
     assert "| aved − independent |" in table and "| aved − sdedit |" in table  # the paired section
     assert table.count("| edit type | tasks | source | source via VAEs | aved |") == len(TYPE_METRICS)  # per edit type
-    assert (out / "paired.csv").read_text().count("\naved,") == 4 * len(short)
+    assert (out / "paired.csv").read_text().count("\naved,") == 5 * len(short)
     for task in TASKS[:2]:  # the ablation is aved with the anchor off, a row of its own
         ablated, full = by_row[task.id, "aved-no-pres"], by_row[task.id, "aved"]
         assert ablated["gt_psnr"] != full["gt_psnr"]
+    for task in TASKS[:2]:  # aved without motion: independent's frames and aved's sound (asked for first, made last)
+        no_motion, full, both = (by_row[task.id, row] for row in ("aved-no-motion", "aved", "independent"))
+        assert no_motion["seconds"] is None and no_motion["gt_psnr"] == both["gt_psnr"] != full["gt_psnr"]
+        assert no_motion["gt_mel_l1"] == full["gt_mel_l1"] != both["gt_mel_l1"]
     assert (out / "summary.png").stat().st_size > 0 and (out / "clips" / TASKS[0].id / "aved.mp4").exists()
     assert main(argv) == 0  # resumes: nothing left to do
     assert (out / "results.0.jsonl").read_text().splitlines() == records
     settings = json.loads((out / "config.json").read_text())
     assert settings["steps"] == 2 and settings["run"]["tasks"] == 2
     assert main([*argv[:-4], "--steps", "3", "--out", str(out), *argv[-4:]]) == 2  # other settings: refused
+
+
+def test_every_ablation_is_aved_with_one_setting_changed_and_no_mode_of_its_own():
+    from aved.config import EditConfig, apply_overrides
+    from aved.modes import ABLATIONS, DEFAULT_ABLATIONS, MODES
+
+    assert set(DEFAULT_ABLATIONS) <= set(ABLATIONS) and not set(ABLATIONS) & set(MODES)
+    default = EditConfig().to_dict()
+    for name, overrides in ABLATIONS.items():
+        ablated = apply_overrides(EditConfig(), overrides).validate().to_dict()
+        assert ablated != default, f"{name} is aved itself at the defaults"
 
 
 def paired_differences(records, mode, other):

@@ -40,8 +40,8 @@ class Objective:
     (docs/design.md §2b rule 1).
 
     v2 terms: `pres_m`, the latent anchor ½Σ(1 − r)(z − z_src)² with r the `delta` relevance; `sync`, the sound's
-    latent flux envelope held to the source's (2 − 2·corr); `motion_v`, where the frames change
-    held to the source's. v1 forms (PatchNCE, cross-modal InfoNCE) by config.
+    latent flux envelope held to the source's (2 − 2·corr); `motion_v`, where the frames change held to the
+    source's. v1 forms (PatchNCE, cross-modal InfoNCE) by config.
     """
 
     def __init__(self, config: EditConfig, pres: bool, sync: bool):

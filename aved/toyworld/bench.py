@@ -23,15 +23,12 @@ from aved.codec import PreparedClip, prepare_clip, reconstruct, window_boundarie
 from aved.config import EditConfig, apply_overrides
 from aved.errors import AvedError
 from aved.media.clip import write_clip
-from aved.modes import ABLATIONS, MODES
+from aved.modes import ABLATIONS, DEFAULT_ABLATIONS, MODES
 from aved.outputs import package_versions
 from aved.toyworld.metrics import SCORER_VERSION, score_row
 from aved.toyworld.tasks import EditTask, task_set
 
-DEFAULT_ROWS = (
-    *("aved", "independent", "dds", "sdedit", "video-only", "audio-only"),
-    *("aved-no-pres", "aved-no-motion"),  # one ablation row per v2 term beside DDS and sync (independent)
-)
+DEFAULT_ROWS = ("aved", "independent", "dds", "sdedit", "video-only", "audio-only", *DEFAULT_ABLATIONS)
 BENCH_ROWS = (*DEFAULT_ROWS, *(m for m in (*MODES, *ABLATIONS) if m not in DEFAULT_ROWS))  # the tables' row order
 SOURCE_ROW, TRUTH_ROW = "source", "ground truth"
 SOURCE_CODEC_ROW, TRUTH_CODEC_ROW = "source via VAEs", "truth via VAEs"
@@ -69,6 +66,7 @@ def run_bench(
     unknown = [m for m in modes if m not in BENCH_ROWS]
     if unknown:
         raise AvedError(f"unknown mode {unknown[0]!r} for the toyworld bench, use {', '.join(BENCH_ROWS)}")
+    modes = [m for m in BENCH_ROWS if m in modes]  # the rows made of other rows' halves after those rows
     config = copy.deepcopy(config).validate()
     if config.media.span() is None:
         raise AvedError("media.duration: the toyworld bench renders its tasks at a length, give seconds (not all)")
@@ -113,7 +111,7 @@ def _task_records(
     source = prepare_clip(task.source_clip(), config.media)
     truth = prepare_clip(task.target_clip(), config.media)
     boundaries = window_boundaries(sound_prior, config.media, len(source.audio) / source.sample_rate)
-    independent = None
+    edits: dict[str, PreparedClip] = {}  # this task's rows edited so far, for the rows made of their halves
     for row in rows:
         record: dict[str, Any] = {
             "name": _name(task, row),
@@ -127,9 +125,9 @@ def _task_records(
             "seconds": None,
         }
         try:
-            edited, seconds = _row_clip(row, task, source, truth, independent, config, priors)
-            if row == "independent":
-                independent = edited
+            edited, seconds = _row_clip(row, task, source, truth, edits, config, priors)
+            if seconds is not None:
+                edits[row] = edited
             if row != TRUTH_ROW:  # the source too: a study page (aved study) shows it beside the edits
                 (out_dir / "clips" / task.id).mkdir(parents=True, exist_ok=True)
                 write_clip(clip_path(out_dir, task.id, row), *_clip_args(edited))
@@ -146,7 +144,7 @@ def _row_clip(
     task: EditTask,
     source: PreparedClip,
     truth: PreparedClip,
-    independent: PreparedClip | None,
+    edits: dict[str, PreparedClip],
     config: EditConfig,
     priors: PriorCache,
 ) -> tuple[PreparedClip, float | None]:
@@ -156,9 +154,14 @@ def _row_clip(
     if row in (SOURCE_ROW, TRUTH_ROW):
         return (source if row == SOURCE_ROW else truth), None
     mode = MODES.get(row)
-    if mode is not None and mode.half_of is not None and independent is not None:
+    if mode is not None and mode.half_of is not None and mode.half_of in edits:
         # Each single-modality mode is one half of an `independent` edit, bit for bit (tests/test_editor.py).
-        return independent_half(row, source, independent), None
+        return independent_half(row, source, edits[mode.half_of]), None
+    if row == "aved-no-motion" and config.sync.form == "timing" and {"aved", "independent"} <= edits.keys():
+        # The motion term reads the frames only and v2's timing term the sound only, so without motion `aved` has
+        # `independent`'s frames and its own sound, bit for bit (tests/test_editor.py): no edit of its own.
+        frames, sound = edits["independent"], edits["aved"]
+        return PreparedClip(frames.frames, frames.fps, sound.audio, sound.sample_rate), None
     run_config = dataclasses.replace(copy.deepcopy(config), mode=row if mode is not None else "aved")
     apply_overrides(run_config, ABLATIONS.get(row, {}))
     loaded = priors.get(dataclasses.replace(run_config, mode="aved"))  # loading is not a row's time
