@@ -32,8 +32,7 @@ def test_default_dds_step_is_the_public_dds_step_on_sd21_base_latents():
 @pytest.mark.parametrize("mode", ["aved", "independent", "random-relevance"])
 def test_every_term_has_exactly_zero_gradient_at_the_source_with_equal_prompts(mode, video_prior, audio_prior):
     prompt = "a red ball bouncing"
-    given = {"prompts.source": prompt, "prompts.target": prompt}
-    editor = Editor(video_prior, audio_prior, _config(mode, **given))
+    editor = Editor(video_prior, audio_prior, _config(mode, **{"prompts.source": prompt, "prompts.target": prompt}))
     state = editor.start(_source(None), torch.Generator().manual_seed(0))
     with state.capturing():
         losses = editor.step_losses(state).losses

@@ -111,7 +111,7 @@ def _task_records(
     source = prepare_clip(task.source_clip(), config.media)
     truth = prepare_clip(task.target_clip(), config.media)
     boundaries = window_boundaries(sound_prior, config.media, len(source.audio) / source.sample_rate)
-    edits: dict[str, PreparedClip] = {}  # this task's rows edited so far, for the rows made of their halves
+    made: dict[str, PreparedClip] = {SOURCE_ROW: source}  # this task's clips so far, for the rows made of halves
     for row in rows:
         record: dict[str, Any] = {
             "name": _name(task, row),
@@ -125,9 +125,8 @@ def _task_records(
             "seconds": None,
         }
         try:
-            edited, seconds = _row_clip(row, task, source, truth, edits, config, priors)
-            if seconds is not None:
-                edits[row] = edited
+            edited, seconds = _row_clip(row, task, source, truth, made, config, priors)
+            made[row] = edited
             if row != TRUTH_ROW:  # the source too: a study page (aved study) shows it beside the edits
                 (out_dir / "clips" / task.id).mkdir(parents=True, exist_ok=True)
                 write_clip(clip_path(out_dir, task.id, row), *_clip_args(edited))
@@ -144,7 +143,7 @@ def _row_clip(
     task: EditTask,
     source: PreparedClip,
     truth: PreparedClip,
-    edits: dict[str, PreparedClip],
+    made: dict[str, PreparedClip],
     config: EditConfig,
     priors: PriorCache,
 ) -> tuple[PreparedClip, float | None]:
@@ -153,15 +152,11 @@ def _row_clip(
 
     if row in (SOURCE_ROW, TRUTH_ROW):
         return (source if row == SOURCE_ROW else truth), None
-    mode = MODES.get(row)
-    if mode is not None and mode.half_of is not None and mode.half_of in edits:
-        # Each single-modality mode is one half of an `independent` edit, bit for bit (tests/test_editor.py).
-        return independent_half(row, source, edits[mode.half_of]), None
-    if row == "aved-no-motion" and config.sync.form == "timing" and {"aved", "independent"} <= edits.keys():
-        # The motion term reads the frames only and v2's timing term the sound only, so without motion `aved` has
-        # `independent`'s frames and its own sound, bit for bit (tests/test_editor.py): no edit of its own.
-        frames, sound = edits["independent"], edits["aved"]
+    halves = composed_of(row, config)
+    if halves is not None and set(halves) <= made.keys():
+        frames, sound = (made[h] for h in halves)
         return PreparedClip(frames.frames, frames.fps, sound.audio, sound.sample_rate), None
+    mode = MODES.get(row)
     run_config = dataclasses.replace(copy.deepcopy(config), mode=row if mode is not None else "aved")
     apply_overrides(run_config, ABLATIONS.get(row, {}))
     loaded = priors.get(dataclasses.replace(run_config, mode="aved"))  # loading is not a row's time
@@ -186,11 +181,18 @@ def _clip_args(clip: PreparedClip) -> tuple:
     return clip.frames, clip.fps, clip.audio, clip.sample_rate
 
 
-def independent_half(row: str, source: PreparedClip, both: PreparedClip) -> PreparedClip:
-    """The `video-only` or `audio-only` edit out of an `independent` one: its edited modality, the source's other."""
-    if MODES[row].video:
-        return PreparedClip(both.frames, both.fps, source.audio, source.sample_rate)
-    return PreparedClip(source.frames, source.fps, both.audio, both.sample_rate)
+def composed_of(row: str, config: EditConfig) -> tuple[str, str] | None:
+    """(the row whose frames, the row whose sound) a row is bit for bit (tests/test_editor.py), or None for an edit.
+
+    `video-only`/`audio-only` are one half of `independent`, the source the other. Without motion `aved` has
+    `independent`'s frames and its own sound while the sync term is v2's timing term, which reads the sound only.
+    """
+    mode = MODES.get(row)
+    if mode is not None and mode.half_of is not None:
+        return (mode.half_of, SOURCE_ROW) if mode.video else (SOURCE_ROW, mode.half_of)
+    if row == "aved-no-motion" and config.sync.form == "timing":
+        return "independent", "aved"
+    return None
 
 
 def latest_ok(out_dir: str | Path) -> dict[str, dict[str, Any]]:
