@@ -37,7 +37,14 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
 }
 # `--fast`: the annealed schedule (aved/schedule.py) in 25 steps instead of 200 random ones; what it costs and
 # keeps is measured in benchmarks/README.md ("Fast edits"). It sits above the model preset, below --config.
-FAST_PRESET: dict[str, Any] = {"steps": 25, "schedule": "annealed", "step_gain": 1.0}
+FAST_PRESET: dict[str, Any] = {
+    "steps": 25,
+    "schedule": "annealed",
+    "step_gain": 1.0,
+    # The schedule's first steps sit at timesteps where the ToyWorld frame prior cannot place the object (one step at
+    # t ≈ 940 moved it 7–19 px), so the relevance is estimated first at these, held, and confines DDS.
+    "relevance.estimate_timesteps": (200, 400, 600),
+}
 VOCODERS = ("pipeline", "griffin-lim")
 # The public DDS and CDS code take SGD steps of lr 0.1 on 2000·(z·δ).sum()/(H·W): every latent element moves by
 # 0.1·2000/(H·W)·δ, on SD 2.1-base's 64×64 latent 0.0488·δ. Our DDS step is lr·δ per element whatever the latent's
@@ -148,6 +155,10 @@ class RelevanceConfig:
     tau_video: float = 0.5
     tau_audio: float = 0.5
     reach: int = 1  # delta only: latent positions each way |δ| is averaged over and the relevant region widened by
+    # delta only. Empty: |δ| is averaged over the edit's steps as they go. Given: over these timesteps at the source,
+    # before the first step; that relevance then holds for the whole edit and each DDS direction is confined to it
+    # (δ·r), so a step at a timestep where the prior cannot tell where the object is does not redraw it elsewhere.
+    estimate_timesteps: tuple[int, ...] = ()
 
 
 @dataclass
@@ -234,6 +245,10 @@ class EditConfig:
                 "relevance.tau_video and relevance.tau_audio must be above 0 for the delta relevance",
             ),
             (
+                self.relevance.method == "delta" or not self.relevance.estimate_timesteps,
+                f"relevance.estimate_timesteps needs relevance.method delta, got '{self.relevance.method}'",
+            ),
+            (
                 self.media.mel.fmin < self.media.mel.fmax <= self.media.mel.sample_rate / 2,
                 f"need media.mel.fmin < fmax ≤ sample_rate / 2, got {self.media.mel.fmin}, {self.media.mel.fmax}",
             ),
@@ -293,6 +308,7 @@ FIELD_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "relevance.tau_video": (0, 1, True, True),
     "relevance.tau_audio": (0, 1, True, True),
     "relevance.reach": (0, 8, True, True),
+    "relevance.estimate_timesteps": (1, MAX_TIMESTEP - 1, True, True),
     "preservation.num_patches": (1, 65536, True, True),
     "preservation.patch_sizes": (1, 64, True, True),
     "preservation.temperature": (0, MAX_WEIGHT, False, True),
@@ -340,6 +356,8 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         return _coerce(value, options[0], key)
     if origin is tuple:
         inner = typing.get_args(hint)[0]
+        if isinstance(value, str) and not value.strip():
+            return ()
         items = value.split(",") if isinstance(value, str) else list(value)
         return tuple(_coerce(v.strip() if isinstance(v, str) else v, inner, key) for v in items)
     try:

@@ -141,6 +141,8 @@ class EditState:
     streams: dict[str, torch.Generator]  # "time", "video", "audio"
     gain: float | None  # the source waveform's normalisation, undone when the sound is decoded
     delta_magnitude: dict[str, torch.Tensor] = field(default_factory=dict)  # delta relevance: mean |δ| so far
+    delta_count: dict[str, int] = field(default_factory=dict)  # how many |δ| each mean holds
+    relevance_held: bool = False  # the mean |δ| was estimated before the first step and no step updates it
     steps_done: int = 0
     timesteps: torch.Tensor | None = None  # the annealed schedule's t_k, drawn at the start; None: one draw a step
     bounds: dict[str, float] = field(default_factory=dict)  # |z| past which an edit has diverged, per modality
@@ -225,7 +227,7 @@ class Editor:
         if cfg.schedule == "annealed":
             t_max = self._t_max(self._prior(mode))
             timesteps = annealed_timesteps(cfg.steps, min(cfg.t_min, t_max), t_max, streams["time"])
-        return EditState(
+        state = EditState(
             timesteps=timesteps,
             bounds={m: DIVERGED_FACTOR * max(1.0, float(z.abs().max())) for m, z in z_src.items()},
             mode=mode,
@@ -238,6 +240,23 @@ class Editor:
             gain=gain,
             audio_windows=windows,
         )
+        self._estimate_relevance(state)
+        return state
+
+    def _estimate_relevance(self, state: EditState) -> None:
+        """`relevance.estimate_timesteps`: the delta relevance's mean |δ| over those timesteps at the source (z =
+        z_src, each with its own noise draw), before the first step; then held for the whole edit."""
+        timesteps = self.config.relevance.estimate_timesteps
+        if not timesteps:
+            return
+        with torch.no_grad(), state.capturing():
+            for value in timesteps:
+                t = torch.tensor([value])
+                if state.mode.video:
+                    self._video_view(state, t.to(self.video.device))
+                if state.mode.audio:
+                    self._audio_view(state, t.to(self.audio.device))
+        state.relevance_held = True
 
     def step_losses(self, state: EditState) -> StepLosses:
         """Draw a timestep, run the branches and let the objective name the loss terms (inside `state.capturing()`)."""
@@ -326,8 +345,12 @@ class Editor:
         long sound's window by window (each normalised as the prior sees it alone), then cross-faded."""
         cfg = self.config
         if cfg.relevance.method == "delta":
-            magnitude = _running_mean(state.delta_magnitude.get(m), delta.detach().abs(), state.steps_done)
-            state.delta_magnitude[m] = magnitude
+            if state.relevance_held:
+                magnitude = state.delta_magnitude[m]
+            else:
+                count = state.delta_count.get(m, 0)
+                magnitude = _running_mean(state.delta_magnitude.get(m), delta.detach().abs(), count)
+                state.delta_magnitude[m], state.delta_count[m] = magnitude, count + 1
             if m == "v":
                 per_frame = delta_relevance(self._frames(state, magnitude), 1, tau, cfg.relevance.reach)
                 relevance = pack_grids(per_frame[:, None], cfg.media.grid)[:, 0]

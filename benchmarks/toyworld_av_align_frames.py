@@ -5,7 +5,7 @@ term) differ in AV-Align through their frames alone. For every non-identity task
 edited sound with the frames of each folder's edit, of the source and of the truth, and prints AV-Align, the
 video flow peaks per clip and how the frames' flow-magnitude envelope correlates with the source's.
 
-    python benchmarks/toyworld_av_align_frames.py FOLDER_A FOLDER_B [--row aved]
+    python benchmarks/toyworld_av_align_frames.py FOLDER_A FOLDER_B [--row aved] [--edit-type background]
 """
 
 from __future__ import annotations
@@ -28,13 +28,14 @@ def main() -> None:
     parser.add_argument("a")
     parser.add_argument("b")
     parser.add_argument("--row", default="aved")
+    parser.add_argument("--edit-type", help="only the tasks of this edit type (e.g. background)")
     args = parser.parse_args()
     media = media_config()
     run = read_run_document(args.a)["run"]
     tasks = task_set(seed=run["task_seed"], count=run["tasks"], duration=media.span())
     scores: dict[str, list[tuple[float, int, float]]] = {}
     for index, task in enumerate(tasks):
-        if task.edit_type == "identity":
+        if task.edit_type == "identity" or args.edit_type not in (None, task.edit_type):
             continue
         name = f"{index:03d}-{task.edit_type}"
         edits = {

@@ -39,9 +39,10 @@ class Objective:
     """L = λ_dds·Σ_m L_dds_m + Σ_k λ_k·L_k with λ_k = ρ_k·‖∇L_dds_m‖/‖∇L_k,m‖ per modality m
     (docs/design.md §2b rule 1).
 
-    v2 terms: `pres_m`, the latent anchor ½Σ(1 − r)(z − z_src)² with r the `delta` relevance; `sync`, the sound's
-    latent flux envelope held to the source's (2 − 2·corr); `motion_v`, where the frames change held to the
-    source's. v1 forms (PatchNCE, cross-modal InfoNCE) by config.
+    v2 terms: `pres_m`, the latent anchor ½Σ(1 − r)(z − z_src)² with r the `delta` relevance (and, where that
+    relevance is estimated before the edit, `relevance.estimate_timesteps`, DDS's direction confined to it: δ·r);
+    `sync`, the sound's latent flux envelope held to the source's (2 − 2·corr); `motion_v`, where the frames change
+    held to the source's. v1 forms (PatchNCE, cross-modal InfoNCE) by config.
     """
 
     def __init__(self, config: EditConfig, pres: bool, sync: bool):
@@ -65,8 +66,9 @@ class Objective:
         """The named terms at this step: dds_m and pres_m per modality, sync across them, motion_v on the frames."""
         cfg = self.config
         out: dict[str, torch.Tensor] = {}
+        confine = self.pres and bool(cfg.relevance.estimate_timesteps)
         for m, view in views.items():
-            out[f"dds_{m}"] = dds_loss(view.z, view.delta)
+            out[f"dds_{m}"] = dds_loss(view.z, view.delta * view.relevance[:, None] if confine else view.delta)
             if self.pres and (self.config.preservation.form == "anchor" or view.trg_features):
                 out[f"pres_{m}"] = self._preservation(view)
         if self.sync:
