@@ -386,6 +386,7 @@ class Editor:
             z_src=state.z_src["v"],
             delta=delta,
             relevance=relevance,
+            t=int(t),
             trg_features=[unshuffle(out.trg_features[i]) for i in whole],
             src_features=[unshuffle(out.src_features[i]) for i in whole],
             segments=lambda f, mask: video_segments(to_frames(f), to_frames(mask[:, None].float())[:, 0] > 0.5),
@@ -413,6 +414,7 @@ class Editor:
             z_src=state.z_src["a"],
             delta=delta,
             relevance=relevance,
+            t=int(t),
             trg_features=out.trg_features,
             src_features=out.src_features,
             segments=lambda f, mask: audio_segments(

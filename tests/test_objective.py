@@ -29,10 +29,12 @@ def test_default_dds_step_is_the_public_dds_step_on_sd21_base_latents():
     torch.testing.assert_close(ours, public)
 
 
+@pytest.mark.parametrize("held", [(), (200, 600)])
 @pytest.mark.parametrize("mode", ["aved", "independent", "random-relevance"])
-def test_every_term_has_exactly_zero_gradient_at_the_source_with_equal_prompts(mode, video_prior, audio_prior):
+def test_every_term_has_exactly_zero_gradient_at_the_source_with_equal_prompts(mode, held, video_prior, audio_prior):
     prompt = "a red ball bouncing"
-    editor = Editor(video_prior, audio_prior, _config(mode, **{"prompts.source": prompt, "prompts.target": prompt}))
+    values = {"prompts.source": prompt, "prompts.target": prompt, "relevance.estimate_timesteps": held}
+    editor = Editor(video_prior, audio_prior, _config(mode, **values))
     state = editor.start(_source(None), torch.Generator().manual_seed(0))
     with state.capturing():
         losses = editor.step_losses(state).losses
@@ -154,3 +156,44 @@ def test_the_motion_term_holds_where_the_frames_change_not_how_much():
     assert float(motion_loss(frames, frames)) == 0.0 and torch.count_nonzero(grad) == 0
     assert float(motion_loss(2 * frames, frames)) == pytest.approx(0.0, abs=1e-10)
     assert float(motion_loss(moved, frames)) > 1.0
+
+
+def test_a_relevance_estimated_before_the_edit_holds_and_confines_dds(video_prior, audio_prior):
+    """relevance.estimate_timesteps: every step sees the relevance made before the first; at a step above those
+    timesteps the frames' DDS gradient is exactly 0 where it is 0 and δ itself where it is 1, in a mode with
+    preservation (`dds` has none), and below them DDS is whole again."""
+    from aved.media.frames import pack_grids
+
+    values = {"relevance.estimate_timesteps": (200, 600), "relevance.reach": 0, "steps": 3, "t_min": 601}
+    editor = Editor(video_prior, audio_prior, _config("aved", **values))
+    state = editor.start(_source(None), torch.Generator().manual_seed(0))
+    held = {m: magnitude.clone() for m, magnitude in state.delta_magnitude.items()}
+    assert set(held) == {"v", "a"} and state.steps_done == 0
+    with state.capturing():
+        first = editor.step_losses(state)
+        with torch.no_grad():
+            state.z["v"].add_(0.1 * torch.randn(state.z["v"].shape, generator=torch.Generator().manual_seed(2)))
+        second = editor.step_losses(state)
+    for m in held:
+        assert torch.equal(state.delta_magnitude[m], held[m])
+        assert torch.equal(first.relevance[m], second.relevance[m])
+    relevance = pack_grids(second.relevance["v"][:, None], 2)[:, 0]
+    grad = torch.autograd.grad(second.losses["dds_v"], state.z["v"])[0]
+    outside, inside = (relevance == 0)[:, None].expand_as(grad), (relevance == 1)[:, None].expand_as(grad)
+    assert outside.any() and inside.any()
+    assert torch.count_nonzero(grad[outside]) == 0 and grad[inside].abs().min() > 0
+    plain = Editor(video_prior, audio_prior, _config("dds", **values))
+    state = plain.start(_source(None), torch.Generator().manual_seed(0))
+    with state.capturing():
+        grad = torch.autograd.grad(plain.step_losses(state).losses["dds_v"], state.z["v"])[0]
+    assert torch.count_nonzero(grad[outside]) > 0
+    below = Editor(video_prior, audio_prior, _config("aved", **{**values, "t_min": 50, "t_max": 600}))
+    state = below.start(_source(None), torch.Generator().manual_seed(0))
+    with state.capturing():
+        grad = torch.autograd.grad(below.step_losses(state).losses["dds_v"], state.z["v"])[0]
+    assert torch.count_nonzero(grad[outside]) > 0
+    # without the estimate the relevance follows the steps
+    moving = Editor(video_prior, audio_prior, _config("aved", **{**values, "relevance.estimate_timesteps": ()}))
+    result = moving.run(_source(None), torch.Generator().manual_seed(0), progress=False)
+    held_run = editor.run(_source(None), torch.Generator().manual_seed(0), progress=False)
+    assert len(set(held_run.history["relevant_v"])) == 1 and len(set(result.history["relevant_v"])) > 1

@@ -65,8 +65,25 @@ def test_fast_sits_above_the_model_preset_and_below_explicit_flags(capsys):
     code, out, _ = run_cli(capsys, *argv, "--fast")
     fast = json.loads(out)
     assert code == 0 and (fast["steps"], fast["schedule"], fast["lr"]) == (25, "annealed", 1.0)
-    code, out, _ = run_cli(capsys, *argv, "--fast", "--steps", "12")
+    assert fast["relevance"]["estimate_timesteps"] == [200, 400, 600]
+    code, out, _ = run_cli(capsys, *argv, "--fast", "--steps", "12", "--set", "relevance.estimate_timesteps=")
     assert json.loads(out)["steps"] == 12 and json.loads(out)["schedule"] == "annealed"
+    assert json.loads(out)["relevance"]["estimate_timesteps"] == []  # `--set key=` empties a list
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"relevance.estimate_timesteps": (0, 400)}, r"relevance.estimate_timesteps must be an integer in \[1, 999\]"),
+        ({"relevance.estimate_timesteps": (400,), "relevance.method": "otsu"}, "needs relevance.method delta"),
+    ],
+)
+def test_a_relevance_estimate_is_refused_where_it_cannot_be_made(values, message):
+    from aved.config import EditConfig, apply_overrides
+    from aved.errors import AvedError
+
+    with pytest.raises(AvedError, match=message):
+        apply_overrides(EditConfig(), values).validate()
 
 
 def test_a_compiler_failure_is_one_line_and_other_errors_pass_through(video_prior, monkeypatch):

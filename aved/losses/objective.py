@@ -28,6 +28,7 @@ class ModalityView:
     z_src: torch.Tensor
     delta: torch.Tensor  # DDS direction ε̂_trg − ε̂_src
     relevance: torch.Tensor  # [B, h, w] in [0, 1]: how far each position is the edit's to change
+    t: int  # the step's timestep
     trg_features: list[torch.Tensor] = field(default_factory=list)  # v1 terms only: [B, C, h_l, w_l]
     src_features: list[torch.Tensor] = field(default_factory=list)
     segments: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None  # v1 sync: (features, mask) → [K, C]
@@ -40,7 +41,8 @@ class Objective:
     (docs/design.md §2b rule 1).
 
     v2 terms: `pres_m`, the latent anchor ½Σ(1 − r)(z − z_src)² with r the `delta` relevance (and, where that
-    relevance is estimated before the edit, `relevance.estimate_timesteps`, DDS's direction confined to it: δ·r);
+    relevance is estimated before the edit, `relevance.estimate_timesteps`, DDS's direction confined to it at steps
+    above those timesteps: δ·r);
     `sync`, the sound's latent flux envelope held to the source's (2 − 2·corr); `motion_v`, where the frames change
     held to the source's. v1 forms (PatchNCE, cross-modal InfoNCE) by config.
     """
@@ -66,8 +68,10 @@ class Objective:
         """The named terms at this step: dds_m and pres_m per modality, sync across them, motion_v on the frames."""
         cfg = self.config
         out: dict[str, torch.Tensor] = {}
-        confine = self.pres and bool(cfg.relevance.estimate_timesteps)
+        estimate = cfg.relevance.estimate_timesteps
         for m, view in views.items():
+            # Above the timesteps the relevance was estimated at, the prior cannot tell where the object is.
+            confine = self.pres and bool(estimate) and view.t > max(estimate)
             out[f"dds_{m}"] = dds_loss(view.z, view.delta * view.relevance[:, None] if confine else view.delta)
             if self.pres and (self.config.preservation.form == "anchor" or view.trg_features):
                 out[f"pres_{m}"] = self._preservation(view)
