@@ -250,7 +250,8 @@ class EditConfig:
             ),
             (
                 self.relevance.method == "delta" or not self.relevance.estimate_timesteps,
-                f"relevance.estimate_timesteps needs relevance.method delta, got '{self.relevance.method}'",
+                f"relevance.estimate_timesteps needs relevance.method delta, got '{self.relevance.method}' (to use it "
+                "with --fast, also --set relevance.estimate_timesteps=)",
             ),
             (
                 self.media.mel.fmin < self.media.mel.fmax <= self.media.mel.sample_rate / 2,
