@@ -159,10 +159,15 @@ class RelevanceConfig:
     tau_video: float = 0.5
     tau_audio: float = 0.5
     reach: int = 1  # delta only: latent positions each way |δ| is averaged over and the relevant region widened by
-    # delta only. Empty: |δ| is averaged over the edit's steps as they go. Given: over these timesteps at the source,
-    # before the first step; that relevance then holds for the whole edit, and at steps above these timesteps (where
-    # the prior cannot tell where the object is) each DDS direction is confined to it (δ·r), in modes that preserve.
+    # delta only (the attention methods ignore it, as they do `reach`). Empty: |δ| is averaged over the edit's steps
+    # as they go. Given: over these timesteps at the source, before the first step; that relevance then holds for the
+    # whole edit, and at steps above these timesteps (where the prior cannot tell where the object is) each DDS
+    # direction is confined to it (δ·r), in modes that preserve.
     estimate_timesteps: tuple[int, ...] = ()
+
+    def held(self) -> bool:
+        """Whether the relevance is estimated before the edit and held (`estimate_timesteps`, delta only)."""
+        return self.method == "delta" and bool(self.estimate_timesteps)
 
 
 @dataclass
@@ -248,11 +253,7 @@ class EditConfig:
                 self.relevance.method != "delta" or min(self.relevance.tau_video, self.relevance.tau_audio) > 0,
                 "relevance.tau_video and relevance.tau_audio must be above 0 for the delta relevance",
             ),
-            (
-                self.relevance.method == "delta" or not self.relevance.estimate_timesteps,
-                f"relevance.estimate_timesteps needs relevance.method delta, got '{self.relevance.method}' (to use it "
-                "with --fast, also --set relevance.estimate_timesteps=)",
-            ),
+            (bool(self.preservation.patch_sizes), "preservation.patch_sizes needs at least one size"),
             (
                 self.media.mel.fmin < self.media.mel.fmax <= self.media.mel.sample_rate / 2,
                 f"need media.mel.fmin < fmax ≤ sample_rate / 2, got {self.media.mel.fmin}, {self.media.mel.fmax}",

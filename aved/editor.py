@@ -246,9 +246,9 @@ class Editor:
     def _estimate_relevance(self, state: EditState) -> None:
         """`relevance.estimate_timesteps`: the delta relevance's mean |δ| over those timesteps at the source (z =
         z_src, each with its own noise draw), before the first step; then held for the whole edit."""
-        timesteps = self.config.relevance.estimate_timesteps
-        if not timesteps:
+        if not self.config.relevance.held():
             return
+        timesteps = self.config.relevance.estimate_timesteps
         with torch.no_grad(), state.capturing():
             for value in timesteps:
                 t = torch.tensor([value])

@@ -75,15 +75,27 @@ def test_fast_sits_above_the_model_preset_and_below_explicit_flags(capsys):
     "values, message",
     [
         ({"relevance.estimate_timesteps": (0, 400)}, r"relevance.estimate_timesteps must be an integer in \[1, 999\]"),
-        ({"relevance.estimate_timesteps": (400,), "relevance.method": "otsu"}, "needs relevance.method delta"),
+        ({"preservation.patch_sizes": ""}, "preservation.patch_sizes needs at least one size"),
     ],
 )
-def test_a_relevance_estimate_is_refused_where_it_cannot_be_made(values, message):
+def test_a_relevance_estimate_or_an_empty_list_is_refused_where_it_cannot_work(values, message):
     from aved.config import EditConfig, apply_overrides
     from aved.errors import AvedError
 
     with pytest.raises(AvedError, match=message):
         apply_overrides(EditConfig(), values).validate()
+
+
+def test_fast_with_an_attention_relevance_runs_without_the_estimate(video_prior, audio_prior):
+    """The web app's --fast box is on by default beside its relevance menu: otsu or fixed must still edit."""
+    from aved.config import FAST_PRESET, EditConfig, apply_overrides
+    from aved.editor import Editor
+    from tests.test_editor import SMALL, _source
+
+    values = {**SMALL, **FAST_PRESET, "relevance.method": "otsu", "prompts.source": "a", "prompts.target": "b"}
+    config = apply_overrides(EditConfig(), values).validate()
+    state = Editor(video_prior, audio_prior, config).start(_source(None), torch.Generator().manual_seed(0))
+    assert not config.relevance.held() and not state.relevance_held and not state.delta_magnitude
 
 
 def test_a_compiler_failure_is_one_line_and_other_errors_pass_through(video_prior, monkeypatch):

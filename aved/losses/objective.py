@@ -68,10 +68,10 @@ class Objective:
         """The named terms at this step: dds_m and pres_m per modality, sync across them, motion_v on the frames."""
         cfg = self.config
         out: dict[str, torch.Tensor] = {}
-        estimate = cfg.relevance.estimate_timesteps
+        held = cfg.relevance.held()
         for m, view in views.items():
             # Above the timesteps the relevance was estimated at, the prior cannot tell where the object is.
-            confine = self.pres and bool(estimate) and view.t > max(estimate)
+            confine = self.pres and held and view.t > max(cfg.relevance.estimate_timesteps)
             out[f"dds_{m}"] = dds_loss(view.z, view.delta * view.relevance[:, None] if confine else view.delta)
             if self.pres and (self.config.preservation.form == "anchor" or view.trg_features):
                 out[f"pres_{m}"] = self._preservation(view)
