@@ -182,16 +182,12 @@ def test_a_relevance_estimated_before_the_edit_holds_and_confines_dds(video_prio
     outside, inside = (relevance == 0)[:, None].expand_as(grad), (relevance == 1)[:, None].expand_as(grad)
     assert outside.any() and inside.any()
     assert torch.count_nonzero(grad[outside]) == 0 and grad[inside].abs().min() > 0
-    plain = Editor(video_prior, audio_prior, _config("dds", **values))
-    state = plain.start(_source(None), torch.Generator().manual_seed(0))
-    with state.capturing():
-        grad = torch.autograd.grad(plain.step_losses(state).losses["dds_v"], state.z["v"])[0]
-    assert torch.count_nonzero(grad[outside]) > 0
-    below = Editor(video_prior, audio_prior, _config("aved", **{**values, "t_min": 50, "t_max": 600}))
-    state = below.start(_source(None), torch.Generator().manual_seed(0))
-    with state.capturing():
-        grad = torch.autograd.grad(below.step_losses(state).losses["dds_v"], state.z["v"])[0]
-    assert torch.count_nonzero(grad[outside]) > 0
+    for mode, timesteps in (("dds", {}), ("aved", {"t_min": 50, "t_max": 600})):
+        other = Editor(video_prior, audio_prior, _config(mode, **{**values, **timesteps}))
+        state = other.start(_source(None), torch.Generator().manual_seed(0))
+        with state.capturing():
+            grad = torch.autograd.grad(other.step_losses(state).losses["dds_v"], state.z["v"])[0]
+        assert torch.count_nonzero(grad[outside]) > 0, mode
     # without the estimate the relevance follows the steps
     moving = Editor(video_prior, audio_prior, _config("aved", **{**values, "relevance.estimate_timesteps": ()}))
     result = moving.run(_source(None), torch.Generator().manual_seed(0), progress=False)

@@ -40,11 +40,10 @@ class Objective:
     """L = λ_dds·Σ_m L_dds_m + Σ_k λ_k·L_k with λ_k = ρ_k·‖∇L_dds_m‖/‖∇L_k,m‖ per modality m
     (docs/design.md §2b rule 1).
 
-    v2 terms: `pres_m`, the latent anchor ½Σ(1 − r)(z − z_src)² with r the `delta` relevance (and, where that
-    relevance is estimated before the edit, `relevance.estimate_timesteps`, DDS's direction confined to it at steps
-    above those timesteps: δ·r);
-    `sync`, the sound's latent flux envelope held to the source's (2 − 2·corr); `motion_v`, where the frames change
-    held to the source's. v1 forms (PatchNCE, cross-modal InfoNCE) by config.
+    v2 terms: `pres_m`, the latent anchor ½Σ(1 − r)(z − z_src)² with r the `delta` relevance; `sync`, the sound's
+    latent flux envelope held to the source's (2 − 2·corr); `motion_v`, where the frames change held to the
+    source's. v1 forms (PatchNCE, cross-modal InfoNCE) by config. Where the relevance is estimated before the edit
+    (`relevance.estimate_timesteps`), DDS's direction is confined to it at steps above those timesteps: δ·r.
     """
 
     def __init__(self, config: EditConfig, pres: bool, sync: bool):
