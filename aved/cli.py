@@ -407,8 +407,8 @@ def _add_fast_option(parser: argparse.ArgumentParser) -> None:
         "--fast",
         action="store_true",
         help=f"the short schedule: {steps} {schedule} steps instead of {_field_default('steps')} "
-        f"{_field_default('schedule')} ones, with the relevance estimated before the first step and held "
-        f"(relevance.estimate_timesteps {','.join(map(str, FAST_PRESET['relevance.estimate_timesteps']))})",
+        f"{_field_default('schedule')} ones, the held relevance unwidened (relevance.reach "
+        f"{FAST_PRESET['relevance.reach']})",
     )
 
 

@@ -33,6 +33,9 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
         # v1's step: at the public DDS step (0.05) and at 0.2 DDS reached 0.50–0.53 frame target accuracy against
         # 0.63 at 1.0 on 16 tasks — these small priors need the longer walk (benchmarks/README.md, objective v2).
         "lr": 1.0,
+        # One object on one background: a background edit's |δ| is patchy over the background (benchmarks/README.md,
+        # "A relevance held and pooled"), its region is not.
+        "relevance.frame_regions": 2,
     },
 }
 # `--fast`: the annealed schedule (aved/schedule.py) in 25 steps instead of 200 random ones; what it costs and
@@ -42,11 +45,9 @@ FAST_PRESET: dict[str, Any] = {
     "schedule": "annealed",
     "step_gain": 1.0,
     # The schedule's first steps sit at timesteps where the ToyWorld frame prior cannot place the object (one step at
-    # t ≈ 940 moved it 7–19 px), so the relevance is estimated first at these, held, and confines DDS above them
-    # (trajectory error 8.4 → 4.4 px on the 110 tasks, benchmarks/README.md "The first step redraws the object").
-    "relevance.estimate_timesteps": (200, 400, 600),
-    # Widened by a latent cell each way, the held relevance still let that first step move the object by up to a cell
-    # (4.4 px; unwidened 2.8 px, the 200 steps 2.5).
+    # t ≈ 940 moved it 7–19 px); the held relevance (relevance.estimate_timesteps) confines DDS there (trajectory
+    # error 8.4 → 4.4 px on the 110 tasks, benchmarks/README.md "The first step redraws the object"). Widened by a
+    # latent cell each way, it still let that first step move the object by up to a cell (4.4 px; unwidened 2.8 px).
     "relevance.reach": 0,
 }
 VOCODERS = ("pipeline", "griffin-lim")
@@ -159,11 +160,17 @@ class RelevanceConfig:
     tau_video: float = 0.5
     tau_audio: float = 0.5
     reach: int = 1  # delta only: latent positions each way |δ| is averaged over and the relevant region widened by
-    # delta only (the attention methods ignore it, as they do `reach`). Empty: |δ| is averaged over the edit's steps
-    # as they go. Given: over these timesteps at the source, before the first step; that relevance then holds for the
-    # whole edit, and at steps above these timesteps (where the prior cannot tell where the object is) each DDS
-    # direction is confined to it (δ·r), in modes that preserve.
-    estimate_timesteps: tuple[int, ...] = ()
+    # delta only (the attention methods ignore it, as they do `reach`). Given: |δ| over these timesteps at the source,
+    # before the first step, in modes that preserve; that relevance then holds for the whole edit, and at steps above
+    # these timesteps (where the prior cannot tell where the object is) each DDS direction is confined to it (δ·r).
+    # Empty: |δ| is averaged over the edit's steps as they go, which follows the edit's own drift (ToyWorld, 200 steps:
+    # sound-event F1 0.81 → 0.91 on 12 kind edits with it held, benchmarks/README.md "A relevance held and pooled").
+    estimate_timesteps: tuple[int, ...] = (200, 400, 600)
+    # delta only: each frame's source latent split into this many k-means regions, and a region wholly relevant where
+    # its mean score reaches τ of the top region's, so a background edit frees the whole background, not its patches
+    # where |δ| peaks. 0: off (positions alone). Meant for scenes of few flat regions (ToyWorld: one object on one
+    # background, preset 2); a photograph's regions are not objects.
+    frame_regions: int = 0
 
     def held(self) -> bool:
         """Whether the relevance is estimated before the edit and held (`estimate_timesteps`, delta only)."""
@@ -315,6 +322,7 @@ FIELD_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "relevance.tau_audio": (0, 1, True, True),
     "relevance.reach": (0, 8, True, True),
     "relevance.estimate_timesteps": (1, MAX_TIMESTEP - 1, True, True),
+    "relevance.frame_regions": (0, 64, True, True),
     "preservation.num_patches": (1, 65536, True, True),
     "preservation.patch_sizes": (1, 64, True, True),
     "preservation.temperature": (0, MAX_WEIGHT, False, True),

@@ -26,6 +26,7 @@ from aved.progress import bar_disable
 from aved.relevance import (
     delta_relevance,
     edit_token_positions,
+    latent_regions,
     layer_shape,
     relevance_map,
     relevance_mask,
@@ -143,6 +144,7 @@ class EditState:
     delta_magnitude: dict[str, torch.Tensor] = field(default_factory=dict)  # delta relevance: mean |δ| so far
     delta_count: dict[str, int] = field(default_factory=dict)  # how many |δ| each mean holds
     relevance_held: bool = False  # the mean |δ| was estimated before the first step and no step updates it
+    frame_regions: torch.Tensor | None = None  # [F, h, w] k-means region labels of each source frame's latent
     steps_done: int = 0
     timesteps: torch.Tensor | None = None  # the annealed schedule's t_k, drawn at the start; None: one draw a step
     bounds: dict[str, float] = field(default_factory=dict)  # |z| past which an edit has diverged, per modality
@@ -240,13 +242,16 @@ class Editor:
             gain=gain,
             audio_windows=windows,
         )
+        if mode.video and cfg.relevance.frame_regions:
+            state.frame_regions = latent_regions(self._frames(state, z_src["v"]), cfg.relevance.frame_regions)
         self._estimate_relevance(state)
         return state
 
     def _estimate_relevance(self, state: EditState) -> None:
         """`relevance.estimate_timesteps`: the delta relevance's mean |δ| over those timesteps at the source (z =
-        z_src, each with its own noise draw), before the first step; then held for the whole edit."""
-        if not self.config.relevance.held():
+        z_src, each with its own noise draw), before the first step; then held for the whole edit. Modes without
+        preservation have no use for it and draw nothing."""
+        if not (self.config.relevance.held() and state.objective.pres):
             return
         timesteps = self.config.relevance.estimate_timesteps
         with torch.no_grad(), state.capturing():
@@ -352,7 +357,9 @@ class Editor:
                 magnitude = _running_mean(state.delta_magnitude.get(m), delta.detach().abs(), count)
                 state.delta_magnitude[m], state.delta_count[m] = magnitude, count + 1
             if m == "v":
-                per_frame = delta_relevance(self._frames(state, magnitude), 1, tau, cfg.relevance.reach)
+                per_frame = delta_relevance(
+                    self._frames(state, magnitude), 1, tau, cfg.relevance.reach, state.frame_regions
+                )
                 relevance = pack_grids(per_frame[:, None], cfg.media.grid)[:, 0]
             else:  # one window for a short sound: then this is the window's own delta relevance
                 relevance = windowed_delta_relevance(magnitude, state.audio_windows, tau, cfg.relevance.reach)

@@ -64,17 +64,56 @@ def relevance_map(
     return torch.stack(maps).mean(0)
 
 
-def delta_relevance(delta_magnitude: torch.Tensor, grid: int, tau: float, reach: int) -> torch.Tensor:
+def delta_relevance(
+    delta_magnitude: torch.Tensor, grid: int, tau: float, reach: int, regions: torch.Tensor | None = None
+) -> torch.Tensor:
     """[B, C, h, w] mean |δ| over steps → [B, h, w] in [0, 1]: where the two prompts' predictions differ (DiffEdit,
     Couairon et al. 2023, §3.2), averaged over a (2·reach+1)² window, per cell min–max normalised, fully relevant
-    from τ up, and widened by `reach` positions each way so an edited object may change its outline."""
+    from τ up, wholly relevant over each of the `regions` labels' regions that `region_relevance` marks, and widened
+    by `reach` positions each way so an edited object may change its outline."""
     window = 2 * reach + 1
     magnitude = delta_magnitude.float().mean(1, keepdim=True)
     if reach:
         magnitude = F.avg_pool2d(magnitude, window, stride=1, padding=reach, count_include_pad=True)
     scores = normalize_cells(magnitude[:, 0], grid)
     soft = (scores / tau).clamp(max=1.0) if tau > 0 else torch.ones_like(scores)
+    if regions is not None:
+        soft = torch.maximum(soft, region_relevance(scores, regions, tau))
     return F.max_pool2d(soft[:, None], window, stride=1, padding=reach)[:, 0] if reach else soft
+
+
+def latent_regions(z: torch.Tensor, count: int, iterations: int = 10) -> torch.Tensor:
+    """[B, C, h, w] → [B, h, w] labels of `count` k-means regions of each map's position vectors (Lloyd 1982), seeded
+    deterministically by farthest points from the map's mean."""
+    b, _, h, w = z.shape
+    points = z.float().flatten(2).transpose(1, 2)  # [B, N, C]
+    labels = []
+    for x in points:
+        centres = [x[(x - x.mean(0)).norm(dim=1).argmax()]]
+        while len(centres) < count:
+            centres.append(x[torch.cdist(x, torch.stack(centres)).min(1).values.argmax()])
+        centres = torch.stack(centres)
+        for _ in range(iterations):
+            label = torch.cdist(x, centres).argmin(1)
+            for k in range(count):
+                if (label == k).any():
+                    centres[k] = x[label == k].mean(0)
+        labels.append(torch.cdist(x, centres).argmin(1))
+    return torch.stack(labels).view(b, h, w)
+
+
+def region_relevance(scores: torch.Tensor, labels: torch.Tensor, tau: float) -> torch.Tensor:
+    """[B, h, w] scores and region labels → 1 over each region whose mean score reaches τ of the highest region mean
+    of its map (the delta relevance's own rule, region by region), else 0; a map without any score marks nothing."""
+    out = torch.zeros_like(scores)
+    for i in range(scores.shape[0]):
+        regions = [labels[i] == k for k in labels[i].unique()]
+        means = torch.stack([scores[i][r].mean() for r in regions])
+        if means.max() <= 0:
+            continue
+        for region, mean in zip(regions, means, strict=True):
+            out[i][region] = float(mean >= tau * means.max())
+    return out
 
 
 def windowed_delta_relevance(magnitude: torch.Tensor, layout: WindowLayout, tau: float, reach: int) -> torch.Tensor:

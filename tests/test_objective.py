@@ -10,7 +10,7 @@ from aved.losses import dds_loss
 from aved.losses.objective import Objective
 from aved.losses.preservation import anchor_loss
 from aved.losses.timing import latent_flux, timing_loss
-from aved.relevance import delta_relevance
+from aved.relevance import delta_relevance, latent_regions, region_relevance
 from tests.test_editor import _config, _source
 
 
@@ -29,11 +29,18 @@ def test_default_dds_step_is_the_public_dds_step_on_sd21_base_latents():
     torch.testing.assert_close(ours, public)
 
 
-@pytest.mark.parametrize("held", [(), (200, 600)])
+@pytest.mark.parametrize("held, regions", [((), 0), ((200, 600), 0), ((200, 600), 2)])
 @pytest.mark.parametrize("mode", ["aved", "independent", "random-relevance"])
-def test_every_term_has_exactly_zero_gradient_at_the_source_with_equal_prompts(mode, held, video_prior, audio_prior):
+def test_every_term_has_exactly_zero_gradient_at_the_source_with_equal_prompts(
+    mode, held, regions, video_prior, audio_prior
+):
     prompt = "a red ball bouncing"
-    values = {"prompts.source": prompt, "prompts.target": prompt, "relevance.estimate_timesteps": held}
+    values = {
+        "prompts.source": prompt,
+        "prompts.target": prompt,
+        "relevance.estimate_timesteps": held,
+        "relevance.frame_regions": regions,
+    }
     editor = Editor(video_prior, audio_prior, _config(mode, **values))
     state = editor.start(_source(None), torch.Generator().manual_seed(0))
     with state.capturing():
@@ -108,6 +115,36 @@ def test_delta_relevance_marks_where_the_prompts_disagree_in_each_cell():
     assert relevance.sum() == 2
     widened = delta_relevance(magnitude, grid=2, tau=1.0, reach=1)
     assert widened[0, :3, :3].min() == 1 and widened[0, 7, 0] == 0 and widened[0, 1, 3] == 1
+
+
+def test_latent_regions_split_a_blob_from_its_background_whatever_the_labels():
+    noise = torch.Generator().manual_seed(0)
+    z = 0.05 * torch.randn(2, 4, 8, 8, generator=noise)
+    blob = torch.zeros(2, 8, 8, dtype=torch.bool)
+    blob[0, 1:3, 2:5], blob[1, 5:8, 0:2] = True, True
+    z = z + blob[:, None] * torch.tensor([1.0, -1.0, 0.5, 0.0])[None, :, None, None]
+    labels = latent_regions(z, 2)
+    for i in range(2):
+        inside = labels[i][blob[i]]
+        assert len(inside.unique()) == 1 and not (labels[i][~blob[i]] == inside[0]).any()
+    assert torch.equal(latent_regions(z, 2), labels)  # seeded by farthest points: no draw
+
+
+def test_a_region_is_wholly_relevant_from_tau_of_the_top_regions_mean():
+    labels = torch.zeros(3, 4, 4, dtype=torch.long)
+    labels[:, :, 2:] = 1  # 8 positions each
+    scores = torch.zeros(3, 4, 4)
+    scores[:, :, :2] = 1.0  # region 0's mean: 1
+    scores[0, :2, 2:] = 1.0  # region 1's mean: 4 / 8 = 0.5 = τ · 1, though half of it scores 0
+    scores[1, 0, 2:], scores[1, 1, 2] = 1.0, 1.0  # 3 / 8 < 0.5: not the region's
+    scores[2] = 0.0  # nothing differs: nothing is marked
+    marked = region_relevance(scores, labels, tau=0.5)
+    assert marked[0].min() == 1
+    assert torch.equal(marked[1], (labels[1] == 0).float())
+    assert marked[2].max() == 0
+    magnitude = scores[:1, None].expand(1, 4, 4, 4)
+    alone, pooled = delta_relevance(magnitude, 1, 0.5, 0), delta_relevance(magnitude, 1, 0.5, 0, labels[:1])
+    assert alone[0, 2:, 2:].max() == 0 and pooled.min() == 1
 
 
 def test_the_anchor_never_carries_a_kept_position_past_the_source():
