@@ -34,7 +34,7 @@ from aved.editor import ModalityBranch
 from aved.media.frames import unpack_grids
 from aved.media.mel import waveform_to_mel
 from aved.priors.load import load_audio_prior, load_video_prior
-from aved.relevance import delta_relevance, relevance_mask
+from aved.relevance import delta_relevance, latent_regions, relevance_mask
 from aved.toyworld.scorers import object_mask
 from aved.toyworld.tasks import task_set
 
@@ -87,13 +87,16 @@ def object_and_far(frames: np.ndarray, size: int) -> tuple[torch.Tensor, torch.T
     return inside, ~near
 
 
-def delta_masks(magnitude: torch.Tensor, grid: int) -> dict[str, torch.Tensor]:
-    """The `delta` relevance from the mean |δ| of the draws, marked where it is ≥ 0.5, for several τ and reaches."""
-    return {
-        f"δ τ{tau} r{reach}": delta_relevance(magnitude, grid, tau, reach) >= 0.5
-        for tau in DELTA_TAUS
-        for reach in DELTA_REACHES
-    }
+def delta_masks(magnitude: torch.Tensor, grid: int, regions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """The `delta` relevance from the mean |δ| of the draws, marked where it is ≥ 0.5, for several τ and reaches;
+    with `regions` (the source frames' k-means labels) also pooled by region (`relevance.frame_regions`)."""
+    out = {}
+    for tau in DELTA_TAUS:
+        for reach in DELTA_REACHES:
+            out[f"δ τ{tau} r{reach}"] = delta_relevance(magnitude, grid, tau, reach) >= 0.5
+            if regions is not None:
+                out[f"δ τ{tau} r{reach} +reg"] = delta_relevance(magnitude, grid, tau, reach, regions) >= 0.5
+    return out
 
 
 def masks(scores: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -152,7 +155,8 @@ def main() -> None:
                     add(stats["sound"], name, mask, a_truth)
         # The delta relevance is a mean over the edit's steps: here over the draws, once per task.
         v_magnitude = torch.stack(v_delta).mean(0)
-        for name, mask in delta_masks(v_magnitude, 1).items():
+        regions = latent_regions(unpack_grids(z_v, n, len(source.frames)), config.relevance.frame_regions)
+        for name, mask in delta_masks(v_magnitude, 1, regions).items():
             add(stats[group], name, mask, v_truth)
         inside, far = object_and_far(source.frames, v_magnitude.shape[-1])
         per_cell = v_magnitude.mean(1)

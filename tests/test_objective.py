@@ -43,6 +43,7 @@ def test_every_term_has_exactly_zero_gradient_at_the_source_with_equal_prompts(
     }
     editor = Editor(video_prior, audio_prior, _config(mode, **values))
     state = editor.start(_source(None), torch.Generator().manual_seed(0))
+    assert state.relevance_held == bool(held) and (state.frame_regions is not None) == bool(regions)
     with state.capturing():
         losses = editor.step_losses(state).losses
     assert {"dds_v", "pres_v", "dds_a", "pres_a"} <= set(losses)
@@ -222,6 +223,7 @@ def test_a_relevance_estimated_before_the_edit_holds_and_confines_dds(video_prio
     for mode, timesteps in (("dds", {}), ("aved", {"t_min": 50, "t_max": 600})):
         other = Editor(video_prior, audio_prior, _config(mode, **{**values, **timesteps}))
         state = other.start(_source(None), torch.Generator().manual_seed(0))
+        assert state.relevance_held == (mode == "aved"), mode  # a mode without preservation draws no estimate
         with state.capturing():
             grad = torch.autograd.grad(other.step_losses(state).losses["dds_v"], state.z["v"])[0]
         assert torch.count_nonzero(grad[outside]) > 0, mode

@@ -276,3 +276,10 @@ def test_shipped_vocoder_keeps_the_ground_truths_events(shipped):
 
 BARS = {"background": 0.40, "colour": 0.95, "kind": 0.65, "sound_kind": 0.80, "has_events": 0.9}
 BARS |= {"onset_bias_ms": 3.0, "extra_events": 0.2, "decoded_kind": 0.99}  # issue 14's targets for the decoder
+
+
+def test_the_shipped_model_card_names_the_presets_edit_settings():
+    """The card is written at training time; a preset changed since must be carried into the shipped card."""
+    from aved.toyworld.card import edit_settings
+
+    assert f"priors: {edit_settings()}." in (TOYWORLD_WEIGHTS / "MODEL_CARD.md").read_text().replace("\n", " ")
