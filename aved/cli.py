@@ -407,8 +407,8 @@ def _add_fast_option(parser: argparse.ArgumentParser) -> None:
         "--fast",
         action="store_true",
         help=f"the short schedule: {steps} {schedule} steps instead of {_field_default('steps')} "
-        f"{_field_default('schedule')} ones, the held relevance unwidened (relevance.reach "
-        f"{FAST_PRESET['relevance.reach']})",
+        f"{_field_default('schedule')} ones, the frames' held relevance unwidened "
+        f"(relevance.reach_video {FAST_PRESET['relevance.reach_video']})",
     )
 
 

@@ -358,11 +358,13 @@ class Editor:
                 state.delta_magnitude[m], state.delta_count[m] = magnitude, count + 1
             if m == "v":
                 per_frame = delta_relevance(
-                    self._frames(state, magnitude), 1, tau, cfg.relevance.reach, state.frame_regions
+                    self._frames(state, magnitude), 1, tau, cfg.relevance.reach_video, state.frame_regions
                 )
                 relevance = pack_grids(per_frame[:, None], cfg.media.grid)[:, 0]
             else:  # one window for a short sound: then this is the window's own delta relevance
-                relevance = windowed_delta_relevance(magnitude, state.audio_windows, tau, cfg.relevance.reach)
+                relevance = windowed_delta_relevance(
+                    magnitude, state.audio_windows, tau, cfg.relevance.reach_audio
+                )
         else:
             relevance = relevance_mask(scores, cfg.relevance.method, tau).float()
         if state.mode.random_relevance:

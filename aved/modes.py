@@ -41,8 +41,8 @@ MODES: dict[str, Mode] = {
 MODE_NAMES = tuple(MODES)
 
 # Ablations of the v2 objective (docs/design.md §2b), rows of the ToyWorld bench: `aved` with one term off, or in its
-# v1 form, or its relevance as it was (the mean |δ| over the steps so far, or per position where the ToyWorld preset
-# pools it by region), as config overrides.
+# v1 form, or its relevance as it was (the mean |δ| over the steps so far, per position where the ToyWorld preset
+# pools it by region, or the sound's widened in time like the frames'), as config overrides.
 # `aved` without its sync and motion terms is `independent`.
 ABLATIONS: dict[str, dict[str, object]] = {
     "aved-no-pres": {"weights.pres": 0.0},
@@ -50,6 +50,7 @@ ABLATIONS: dict[str, dict[str, object]] = {
     "aved-sync-v1": {"sync.form": "infonce"},
     "aved-running-relevance": {"relevance.estimate_timesteps": ()},
     "aved-no-regions": {"relevance.frame_regions": 0},
+    "aved-widened-sound": {"relevance.reach_audio": 1},
 }
 DEFAULT_ABLATIONS = ("aved-no-pres", "aved-no-motion")  # in every bench by default: one row per term beside DDS
 

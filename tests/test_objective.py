@@ -118,6 +118,20 @@ def test_delta_relevance_marks_where_the_prompts_disagree_in_each_cell():
     assert widened[0, :3, :3].min() == 1 and widened[0, 7, 0] == 0 and widened[0, 1, 3] == 1
 
 
+def test_each_modality_widens_its_relevance_by_its_own_reach(video_prior, audio_prior):
+    """relevance.reach_video widens the frames' relevance only, relevance.reach_audio the sound's only."""
+    relevance = {}
+    for reaches in ((0, 0), (1, 0), (0, 1)):
+        values = {"relevance.reach_video": reaches[0], "relevance.reach_audio": reaches[1], "steps": 1}
+        editor = Editor(video_prior, audio_prior, _config("aved", **values))
+        state = editor.start(_source(None), torch.Generator().manual_seed(0))
+        with state.capturing():
+            relevance[reaches] = editor.step_losses(state).relevance
+    unwidened, frames_widened, sound_widened = relevance[(0, 0)], relevance[(1, 0)], relevance[(0, 1)]
+    assert torch.equal(frames_widened["a"], unwidened["a"]) and not torch.equal(frames_widened["v"], unwidened["v"])
+    assert torch.equal(sound_widened["v"], unwidened["v"]) and not torch.equal(sound_widened["a"], unwidened["a"])
+
+
 def test_latent_regions_split_a_blob_from_its_background_whatever_the_labels():
     noise = torch.Generator().manual_seed(0)
     z = 0.05 * torch.randn(2, 4, 8, 8, generator=noise)
@@ -202,7 +216,7 @@ def test_a_relevance_estimated_before_the_edit_holds_and_confines_dds(video_prio
     preservation (`dds` has none), and below them DDS is whole again."""
     from aved.media.frames import pack_grids
 
-    values = {"relevance.estimate_timesteps": (200, 600), "relevance.reach": 0, "steps": 3, "t_min": 601}
+    values = {"relevance.estimate_timesteps": (200, 600), "relevance.reach_video": 0, "steps": 3, "t_min": 601}
     editor = Editor(video_prior, audio_prior, _config("aved", **values))
     state = editor.start(_source(None), torch.Generator().manual_seed(0))
     held = {m: magnitude.clone() for m, magnitude in state.delta_magnitude.items()}
