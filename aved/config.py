@@ -166,7 +166,7 @@ class RelevanceConfig:
     # unwidened").
     reach_video: int = 1
     reach_audio: int = 0
-    # delta only (the attention methods ignore it, as they do the reaches). Given: |δ| over these timesteps at the source,
+    # delta only (the attention methods ignore it and the reaches). Given: |δ| over these timesteps at the source,
     # before the first step, in modes that preserve; that relevance then holds for the whole edit, and at steps above
     # these timesteps (where the prior cannot tell where the object is) each DDS direction is confined to it (δ·r).
     # Empty: |δ| is averaged over the edit's steps as they go, which follows the edit's own drift (ToyWorld, 200 steps:

@@ -362,9 +362,7 @@ class Editor:
                 )
                 relevance = pack_grids(per_frame[:, None], cfg.media.grid)[:, 0]
             else:  # one window for a short sound: then this is the window's own delta relevance
-                relevance = windowed_delta_relevance(
-                    magnitude, state.audio_windows, tau, cfg.relevance.reach_audio
-                )
+                relevance = windowed_delta_relevance(magnitude, state.audio_windows, tau, cfg.relevance.reach_audio)
         else:
             relevance = relevance_mask(scores, cfg.relevance.method, tau).float()
         if state.mode.random_relevance:
