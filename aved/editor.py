@@ -342,13 +342,12 @@ class Editor:
             relevance_audio=mean_rel["a"].cpu().numpy() if "a" in mean_rel else None,
         )
 
-    def _relevance(
-        self, state: EditState, m: str, delta: torch.Tensor, scores: torch.Tensor, tau: float
-    ) -> torch.Tensor:
+    def _relevance(self, state: EditState, m: str, delta: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         """How far each position is the edit's to change, [B, h, w] in [0, 1], in the latent's own layout; the
         video's delta relevance is computed frame by frame, so no window reaches into a neighbouring frame, and a
         long sound's window by window (each normalised as the prior sees it alone), then cross-faded."""
         cfg = self.config
+        tau = cfg.relevance.tau_video if m == "v" else cfg.relevance.tau_audio
         if cfg.relevance.method == "delta":
             if state.relevance_held:
                 magnitude = state.delta_magnitude[m]
@@ -384,7 +383,7 @@ class Editor:
         )
         unshuffle = lambda x: permute_cells(x, n, inverse)  # noqa: E731
         delta, scores = unshuffle(out.delta), unshuffle(out.scores[:, None])[:, 0]
-        relevance = self._relevance(state, "v", delta, scores, self.config.relevance.tau_video)
+        relevance = self._relevance(state, "v", delta, scores)
         # Features of a layer too coarse to split into frame cells cannot be unshuffled; the v1 terms skip it.
         whole = [i for i, f in enumerate(out.trg_features) if not (f.shape[-2] % n or f.shape[-1] % n)]
         to_frames = lambda x: self._frames(state, x)  # noqa: E731
@@ -415,7 +414,7 @@ class Editor:
             out = state.branches["a"].run(*split[:2], t.to(z.device), split[2], False)
             delta = merge_windows(out.delta, windows)
             scores = merge_windows(out.scores, windows)
-        relevance = self._relevance(state, "a", delta, scores, cfg.relevance.tau_audio)
+        relevance = self._relevance(state, "a", delta, scores)
         return ModalityView(
             z=z,
             z_src=state.z_src["a"],
