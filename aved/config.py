@@ -189,6 +189,13 @@ class PreservationConfig:
     below)."""
 
     form: str = "anchor"
+    # The decoded frames composited over the source's pixels (aved.relevance.composite_alpha): a pixel that is neither
+    # relevant nor moved by the edit by this fraction of full range keeps the source's in proportion; 0: off. The frame
+    # decoder spreads an edited object's cells over the whole picture (ToyWorld: kept background 1.2 dB below the
+    # source via the VAEs), which no latent term can hold. 0.1 measured on ToyWorld (benchmarks/README.md,
+    # "Compositing over the source"); where the edit moved a pixel past it (a background edit beside an object edit,
+    # carried by the decoder) the change stands.
+    composite: float = 0.1
     num_patches: int = 256
     patch_sizes: tuple[int, ...] = (1, 2)
     temperature: float = 0.07
@@ -329,6 +336,7 @@ FIELD_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "relevance.reach_audio": (0, 8, True, True),
     "relevance.estimate_timesteps": (1, MAX_TIMESTEP - 1, True, True),
     "relevance.frame_regions": (0, 64, True, True),
+    "preservation.composite": (0, 1, True, True),
     "preservation.num_patches": (1, 65536, True, True),
     "preservation.patch_sizes": (1, 64, True, True),
     "preservation.temperature": (0, MAX_WEIGHT, False, True),

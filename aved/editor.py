@@ -18,12 +18,20 @@ from aved.errors import AvedError
 from aved.losses import cfg_combine, dds_direction
 from aved.losses.objective import ModalityView, Objective
 from aved.losses.sync import audio_segments, video_segments
-from aved.media.frames import invert_permutation, pack_grids, permute_cells, shuffle_permutation, unpack_grids
+from aved.media.frames import (
+    composite_frames,
+    invert_permutation,
+    pack_grids,
+    permute_cells,
+    shuffle_permutation,
+    unpack_grids,
+)
 from aved.media.windows import WindowLayout, merge_windows, split_windows
 from aved.modes import Mode, get_mode
 from aved.priors import AudioLDM2Prior, DiffusionPrior, StableDiffusionPrior
 from aved.progress import bar_disable
 from aved.relevance import (
+    composite_alpha,
     delta_relevance,
     edit_token_positions,
     latent_regions,
@@ -325,6 +333,8 @@ class Editor:
         z_v, z_a = state.z.get("v"), state.z.get("a")
         if z_v is not None:
             frames = decode_frames(self.video, z_v.detach(), cfg.media.grid, state.num_frames, progress=progress)
+            if state.objective.pres and cfg.preservation.composite > 0:
+                frames = self._composite(state, source.frames, frames, mean_rel["v"], progress)
         if z_a is not None:
             samples = round(source.duration * self.audio.sample_rate)
             audio = decode_audio(self.audio, z_a.detach(), samples, state.gain, state.audio_windows)
@@ -341,6 +351,18 @@ class Editor:
             relevance_video=mean_rel["v"].cpu().numpy() if "v" in mean_rel else None,
             relevance_audio=mean_rel["a"].cpu().numpy() if "a" in mean_rel else None,
         )
+
+    def _composite(
+        self, state: EditState, source: np.ndarray, frames: np.ndarray, relevance: torch.Tensor, progress: bool
+    ) -> np.ndarray:
+        """The decoded frames over the source's pixels where the edit neither reaches nor visibly moved them
+        (`preservation.composite`, aved.relevance.composite_alpha)."""
+        cfg = self.config
+        decoded_source = decode_frames(
+            self.video, state.z_src["v"], cfg.media.grid, state.num_frames, progress=progress
+        )
+        alpha = composite_alpha(relevance, frames, decoded_source, cfg.preservation.composite)
+        return composite_frames(frames, source, alpha)
 
     def _relevance(self, state: EditState, m: str, delta: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
         """How far each position is the edit's to change, [B, h, w] in [0, 1], in the latent's own layout; the

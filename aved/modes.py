@@ -40,19 +40,24 @@ MODES: dict[str, Mode] = {
 }
 MODE_NAMES = tuple(MODES)
 
-# Ablations of the v2 objective (docs/design.md §2b), rows of the ToyWorld bench: `aved` with one term off, or in its
-# v1 form, or its relevance as it was (the mean |δ| over the steps so far, per position where the ToyWorld preset
-# pools it by region, or the sound's widened in time like the frames'), as config overrides.
+# Ablations of the v2 objective (docs/design.md §2b), rows of the ToyWorld bench: `aved` with one term or the
+# compositing off, or in its v1 form, or its relevance as it was (the mean |δ| over the steps so far, per position
+# where the ToyWorld preset pools it by region, or the sound's widened in time like the frames'), as config overrides.
 # `aved` without its sync and motion terms is `independent`.
 ABLATIONS: dict[str, dict[str, object]] = {
     "aved-no-pres": {"weights.pres": 0.0},
     "aved-no-motion": {"weights.motion": 0.0},
+    "aved-no-composite": {"preservation.composite": 0.0},
     "aved-sync-v1": {"sync.form": "infonce"},
     "aved-running-relevance": {"relevance.estimate_timesteps": ()},
     "aved-no-regions": {"relevance.frame_regions": 0},
     "aved-widened-sound": {"relevance.reach_audio": 1},
 }
-DEFAULT_ABLATIONS = ("aved-no-pres", "aved-no-motion")  # in every bench by default: one row per term beside DDS
+DEFAULT_ABLATIONS = (
+    "aved-no-pres",
+    "aved-no-motion",
+    "aved-no-composite",
+)  # in every bench by default: one row per term beside DDS
 
 
 def get_mode(name: str) -> Mode:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -148,6 +149,19 @@ def relevance_mask(scores: torch.Tensor, method: str, tau: float) -> torch.Tenso
     if method == "otsu":
         return scores > otsu_threshold(scores)
     raise ValueError(f"unknown relevance method '{method}' (fixed or otsu)")
+
+
+def composite_alpha(
+    relevance: torch.Tensor, edited: np.ndarray, decoded_source: np.ndarray, scale: float
+) -> np.ndarray:
+    """[F, h, w] relevance and [F, H, W, 3] uint8 decodes of the edit and of the source's latent → [F, H, W] α =
+    max(r↑, min(1, |edited − decoded source| / scale)), the change as a fraction of full range in the largest channel:
+    a relevant pixel, or one the edit moved by `scale`, is the edit's; the rest is the source's in proportion to how
+    little the edit moved it. Against the source's own decode, so the codec's loss alone never counts as a change."""
+    size = edited.shape[1:3]
+    up = F.interpolate(relevance[:, None].float().cpu(), size=size, mode="bilinear", align_corners=False)[:, 0]
+    change = np.abs(edited.astype(np.float32) - decoded_source.astype(np.float32)).max(-1) / 255.0
+    return np.maximum(up.clamp(0, 1).numpy(), np.minimum(1.0, change / scale))
 
 
 def shuffle_positions(values: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

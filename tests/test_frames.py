@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from aved.media.frames import (
+    composite_frames,
     invert_permutation,
     nearest_frames,
     num_grids,
@@ -68,3 +69,15 @@ def test_resize_center_crop_keeps_the_centre():
     out = resize_center_crop(frames, 20)
     assert out.shape == (1, 20, 20, 3)
     assert out.min() == 255
+
+
+def test_composite_takes_the_edit_where_alpha_is_one_and_the_source_where_it_is_zero():
+    rng = np.random.default_rng(0)
+    edited, source = (rng.integers(0, 256, (2, 4, 4, 3), dtype=np.uint8) for _ in range(2))
+    alpha = np.zeros((2, 4, 4), dtype=np.float32)
+    alpha[0, :2] = 1.0
+    alpha[1] = 0.25
+    out = composite_frames(edited, source, alpha)
+    assert np.array_equal(out[0, :2], edited[0, :2]) and np.array_equal(out[0, 2:], source[0, 2:])
+    expected = np.rint(0.25 * edited[1].astype(np.float64) + 0.75 * source[1].astype(np.float64))
+    assert np.array_equal(out[1], expected.astype(np.uint8))

@@ -1,6 +1,7 @@
 """The v2 objective (docs/design.md §2b): neutral at the source, scale-free weights, the public DDS step, timing,
 relevance."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -10,7 +11,7 @@ from aved.losses import dds_loss
 from aved.losses.objective import Objective
 from aved.losses.preservation import anchor_loss
 from aved.losses.timing import latent_flux, timing_loss
-from aved.relevance import delta_relevance, latent_regions, region_relevance
+from aved.relevance import composite_alpha, delta_relevance, latent_regions, region_relevance
 from tests.test_editor import _config, _source
 
 
@@ -246,3 +247,37 @@ def test_a_relevance_estimated_before_the_edit_holds_and_confines_dds(video_prio
     result = moving.run(_source(None), torch.Generator().manual_seed(0), progress=False)
     held_run = editor.run(_source(None), torch.Generator().manual_seed(0), progress=False)
     assert len(set(held_run.history["relevant_v"])) == 1 and len(set(result.history["relevant_v"])) > 1
+
+
+def test_composite_alpha_is_the_edits_where_relevant_or_visibly_changed_and_grows_with_the_change():
+    decoded_source = np.full((1, 8, 8, 3), 100, dtype=np.uint8)
+    edited = decoded_source.copy()
+    edited[0, 0, :, 0] = 100 + 51  # one channel moved by 0.2 of full range: past the scale
+    edited[0, 1, :, 1] = 100 + 13  # by ≈ 0.05: half the scale
+    relevance = torch.zeros(1, 4, 4)
+    relevance[0, 2:, 2:] = 1.0  # the bottom-right quarter is the edit's whatever it did
+    alpha = composite_alpha(relevance, edited, decoded_source, scale=0.1)
+    assert np.allclose(alpha[0, 0], 1.0) and np.allclose(alpha[0, 1, :3], 13 / 255 / 0.1)
+    assert alpha[0, 5:, 5:].min() == 1.0  # pixel centres 5–7 sample only relevant cells
+    assert np.isclose(alpha[0, 4, 6], 0.75)  # the half-cell bilinear edge: ¾ of the way from cell 1 to cell 2
+    assert alpha[0, 2:4, :3].max() == 0.0  # unchanged and irrelevant: wholly the source's
+
+
+def test_compositing_returns_the_source_exactly_at_equal_prompts_and_never_moves_the_latents(video_prior, audio_prior):
+    source = _source(None)
+    same = _config("aved", **{"prompts.target": "a red ball bouncing", "steps": 2})
+    kept = Editor(video_prior, audio_prior, same).run(source, torch.Generator().manual_seed(0), progress=False)
+    assert np.array_equal(kept.frames, source.frames)  # not its decode: the codec's loss is not the edit's
+    off = Editor(video_prior, audio_prior, apply_overrides(same, {"preservation.composite": 0.0}))
+    decoded = off.run(source, torch.Generator().manual_seed(0), progress=False)
+    assert not np.array_equal(decoded.frames, source.frames)
+    # a narrow relevance and a wide scale: the tiny random models free a 4×4 latent whole and move every pixel past 0.1
+    narrow = {"relevance.reach_video": 0, "relevance.tau_video": 1.0}
+    edit, plain = (
+        Editor(video_prior, audio_prior, _config("aved", **narrow, **{"preservation.composite": c})).run(
+            source, torch.Generator().manual_seed(0), progress=False
+        )
+        for c in (1.0, 0.0)
+    )
+    assert torch.equal(edit.z_video, plain.z_video) and np.array_equal(edit.audio, plain.audio)
+    assert not np.array_equal(edit.frames, plain.frames)

@@ -1,4 +1,5 @@
-"""Frame sampling, square resizing, n×n grid packing and the latent-space grid shuffle (docs/design.md §1, §2.2)."""
+"""Frame sampling, square resizing, n×n grid packing, the latent-space grid shuffle and compositing an edit over its
+source (docs/design.md §1, §2.2, §2b)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,14 @@ def resize_center_crop(frames: np.ndarray, size: int) -> np.ndarray:
         resized = cv2.resize(frame, (new_w, new_h), interpolation=interpolation)
         out[i] = resized[top : top + size, left : left + size]
     return out
+
+
+def composite_frames(edited: np.ndarray, source: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """[F, H, W, 3] uint8 frames and [F, H, W] α in [0, 1] → α·edited + (1 − α)·source, rounded (Porter & Duff 1984,
+    "over")."""
+    a = alpha.astype(np.float32)[..., None]
+    mixed = a * edited.astype(np.float32) + (1 - a) * source.astype(np.float32)
+    return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
 
 
 def num_grids(num_frames: int, n: int) -> int:
