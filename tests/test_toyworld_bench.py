@@ -370,3 +370,24 @@ def test_the_boundary_scores_see_a_hit_lost_at_a_boundary_and_a_level_jump_there
     assert stepped["boundary_jump_db"] == pytest.approx(20 * np.log10(2.0), abs=0.05)
     assert stepped["control_jump_db"] == pytest.approx(0.0, abs=0.05)  # midway (0.5 s, 1.5 s): no step, no seam
     assert all(np.isnan(v) for v in boundary_metrics(task, truth, rate, truth, rate, impacts, []).values())
+
+
+def test_aved_without_compositing_is_decoded_from_aveds_latents_as_its_own_edit_would_be(tiny_models, tmp_path):
+    from aved.bench.results import latest_records
+    from aved.bench.run import PriorCache
+    from aved.config import EditConfig, apply_overrides
+    from aved.toyworld.bench import run_bench
+
+    config = EditConfig(steps=2)
+    apply_overrides(config, {"model.video": str(tiny_models["sd"]), "model.audio": str(tiny_models["audioldm2"])})
+    config.media = models.media_config()
+    priors = PriorCache()
+    run_bench(tmp_path / "both", config, ["aved", "aved-no-composite"], count=1, progress=False, priors=priors)
+    run_bench(tmp_path / "alone", config, ["aved-no-composite"], count=1, progress=False, priors=priors)
+    both, alone = ({r["row"]: r for r in latest_records(tmp_path / f).values()} for f in ("both", "alone"))
+    derived, edited = both["aved-no-composite"], alone["aved-no-composite"]
+    assert derived["seconds"] is None and edited["seconds"] > 0  # a decode, not an edit of its own
+    metrics = [k for k in METRICS if k in edited]
+    assert {k: derived[k] for k in metrics} == {k: edited[k] for k in metrics}
+    assert derived["gt_psnr"] != both["aved"]["gt_psnr"]  # the compositing changed aved's frames
+    assert derived["gt_mel_l1"] == both["aved"]["gt_mel_l1"]

@@ -215,9 +215,9 @@ def write_bench_report(out_dir: str | Path) -> BenchReport:
         f"{config['steps']} steps, edit seed {config['seed']}, models {config['model']['video']} and "
         f"{config['model']['audio']}. Mean ± half-width of the 95 % t-interval over tasks; a metric that is "
         "undefined for a task (no object found, no unchanged attribute, no matched onset) is left out of its "
-        "mean. s/task: seconds per edit, including decoding; `video-only` and `audio-only` are the two halves of "
-        "the task's `independent` edit (identical bit for bit to running them alone), so they have no time of "
-        "their own.\n\n"
+        "mean. s/task: seconds per edit, including decoding; a row made of other rows' edits (`video-only` and "
+        "`audio-only`, the halves of `independent`; `aved-no-motion`; `aved-no-composite`, `aved`'s latents "
+        "decoded without compositing), identical bit for bit to running it alone, has no time of its own.\n\n"
     )
     sections = [intro + markdown, "![summary](summary.png)"]
     if paired_md:
