@@ -169,7 +169,7 @@ def decode_audio(
 def reconstruct(
     source: PreparedClip, video: StableDiffusionPrior, audio: AudioLDM2Prior, media: MediaConfig, progress: bool = True
 ) -> PreparedClip:
-    """Encode and decode the prepared clip through both priors: the ceiling of what any edit can keep."""
+    """Encode and decode the prepared clip through both priors: the ceiling of what a decoded edit can keep."""
     z_v = encode_frames(video, source.frames, media.grid, progress=progress)
     frames = decode_frames(video, z_v, media.grid, len(source.frames), progress=progress)
     z_a, gain = encode_audio(audio, source.audio, source.sample_rate, media)

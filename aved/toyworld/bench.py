@@ -2,7 +2,7 @@
 
 Every task is also scored as `source` (no edit) and `ground truth` (the target render), the rows every mode
 sits between, and as both passed through the priors' encoders and decoders alone (`source via VAEs`, `truth
-via VAEs`): the ceilings no edit can beat. The folder, its config.json, the shard locks, the per-shard results
+via VAEs`): the ceilings no decoded edit can beat. The folder, its config.json, the shard locks, the per-shard results
 files, the resume and the run loop are AvED-Bench's (aved/bench/); this module adds the tasks and their rows.
 """
 
