@@ -328,13 +328,14 @@ class Editor:
                 if callback is not None and callback(step, record) is True:
                     break  # the caller stopped the edit: the result holds the steps done
 
-        frames = source.frames
+        frames, decoded = source.frames, None
         audio, rate = source.audio, source.sample_rate
         z_v, z_a = state.z.get("v"), state.z.get("a")
         if z_v is not None:
             frames = decode_frames(self.video, z_v.detach(), cfg.media.grid, state.num_frames, progress=progress)
             if state.objective.pres and cfg.preservation.composite > 0:
-                frames = self._composite(state, source.frames, frames, mean_rel["v"], progress)
+                decoded = frames
+                frames = self._composite(state, source.frames, decoded, mean_rel["v"], progress)
         if z_a is not None:
             samples = round(source.duration * self.audio.sample_rate)
             audio = decode_audio(self.audio, z_a.detach(), samples, state.gain, state.audio_windows)
@@ -342,6 +343,7 @@ class Editor:
         return EditResult(
             source=source,
             frames=frames,
+            decoded_frames=decoded,
             audio=audio,
             sample_rate=rate,
             fps=source.fps,

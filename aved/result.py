@@ -24,6 +24,7 @@ class EditResult:
     z_video: torch.Tensor | None
     z_audio: torch.Tensor | None
     history: dict[str, list[float]] = field(default_factory=dict)
+    decoded_frames: np.ndarray | None = None  # the frames before compositing (preservation.composite); None: none ran
     relevance_video: np.ndarray | None = None  # [F, h, w] in [0, 1], mean over steps, latent resolution
     relevance_audio: np.ndarray | None = None  # [T, M] in [0, 1], mean over steps, latent resolution
     models: dict[str, dict[str, str | None]] = field(default_factory=dict)  # "video" → {"id", "revision"}

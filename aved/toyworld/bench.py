@@ -15,13 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from aved import folders
 from aved.bench.results import claim_folder, clean_number, config_hash, latest_records, process_results_path
 from aved.bench.run import CLIP_ERRORS, PriorCache, ShardSummary, error_text, run_identity, run_pending
 from aved.bench.tables import RECORD_DIGITS
-from aved.codec import PreparedClip, decode_frames, prepare_clip, reconstruct, window_boundaries
+from aved.codec import PreparedClip, prepare_clip, reconstruct, window_boundaries
 from aved.config import EditConfig, apply_overrides
 from aved.errors import AvedError
 from aved.media.clip import write_clip
@@ -35,6 +33,9 @@ BENCH_ROWS = (*DEFAULT_ROWS, *(m for m in (*MODES, *ABLATIONS) if m not in DEFAU
 SOURCE_ROW, TRUTH_ROW = "source", "ground truth"
 SOURCE_CODEC_ROW, TRUTH_CODEC_ROW = "source via VAEs", "truth via VAEs"
 REFERENCE_ROWS = (SOURCE_ROW, SOURCE_CODEC_ROW, TRUTH_CODEC_ROW, TRUTH_ROW)
+# Compositing acts on the decoded frames after the last step (aved.editor), so `aved` with it off is `aved`'s frames
+# before it and `aved`'s sound, bit for bit (tests/test_toyworld_bench.py): no edit of its own.
+UNCOMPOSITED_ROW = "aved-no-composite"
 
 
 def run_document(config: EditConfig, count: int, task_seed: int) -> dict[str, Any]:
@@ -113,8 +114,7 @@ def _task_records(
     source = prepare_clip(task.source_clip(), config.media)
     truth = prepare_clip(task.target_clip(), config.media)
     boundaries = window_boundaries(sound_prior, config.media, len(source.audio) / source.sample_rate)
-    made: dict[str, PreparedClip] = {SOURCE_ROW: source}  # this task's clips so far, for the rows made of halves
-    frame_latents: dict[str, torch.Tensor] = {}  # this task's edits' final frame latents, for the rows decoding them
+    made: dict[str, PreparedClip] = {SOURCE_ROW: source}  # this task's clips so far, for rows made of others'
     for row in rows:
         record: dict[str, Any] = {
             "name": _name(task, row),
@@ -128,7 +128,7 @@ def _task_records(
             "seconds": None,
         }
         try:
-            edited, seconds = _row_clip(row, task, source, truth, made, frame_latents, config, priors)
+            edited, seconds = _row_clip(row, task, source, truth, made, config, priors)
             made[row] = edited
             if row != TRUTH_ROW:  # the source too: a study page (aved study) shows it beside the edits
                 (out_dir / "clips" / task.id).mkdir(parents=True, exist_ok=True)
@@ -147,16 +147,17 @@ def _row_clip(
     source: PreparedClip,
     truth: PreparedClip,
     made: dict[str, PreparedClip],
-    frame_latents: dict[str, torch.Tensor],
     config: EditConfig,
     priors: PriorCache,
 ) -> tuple[PreparedClip, float | None]:
-    """The clip a row scores and the seconds it took (None where it is not an edit of its own); an edit's final
-    frame latents go into `frame_latents`."""
+    """The clip a row scores and the seconds it took (None where it is not an edit of its own); `aved`'s edit also
+    puts its frames before compositing into `made` as `aved-no-composite`'s clip."""
     from aved.api import edit
 
     if row in (SOURCE_ROW, TRUTH_ROW):
         return (source if row == SOURCE_ROW else truth), None
+    if row in made:  # made by another row's edit
+        return made[row], None
     halves = composed_of(row, config)
     if halves is not None and set(halves) <= made.keys():
         frames, sound = (made[h] for h in halves)
@@ -165,12 +166,6 @@ def _row_clip(
     run_config = dataclasses.replace(copy.deepcopy(config), mode=row if mode is not None else "aved")
     apply_overrides(run_config, ABLATIONS.get(row, {}))
     loaded = priors.get(dataclasses.replace(run_config, mode="aved"))  # loading is not a row's time
-    uncomposited = uncomposited_of(row)
-    if uncomposited in frame_latents:
-        z_v, grid = frame_latents[uncomposited], config.media.grid
-        frames = decode_frames(loaded["video_prior"], z_v, grid, len(source.frames), progress=False)
-        sound = made[uncomposited]
-        return PreparedClip(frames, sound.fps, sound.audio, sound.sample_rate), None
     started = time.perf_counter()
     if row in (SOURCE_CODEC_ROW, TRUTH_CODEC_ROW):
         original = source if row == SOURCE_CODEC_ROW else truth
@@ -179,8 +174,8 @@ def _row_clip(
         run_config.prompts = dataclasses.replace(config.prompts, source=task.source_prompt, target=task.target_prompt)
         result = edit(source, config=run_config, progress=False, **priors.get(run_config))
         edited = PreparedClip(result.frames, result.fps, result.audio, result.sample_rate)
-        if result.z_video is not None:
-            frame_latents[row] = result.z_video
+        if row == "aved" and result.decoded_frames is not None:
+            made[UNCOMPOSITED_ROW] = PreparedClip(result.decoded_frames, result.fps, result.audio, result.sample_rate)
     return edited, round(time.perf_counter() - started, 2)
 
 
@@ -206,15 +201,6 @@ def composed_of(row: str, config: EditConfig) -> tuple[str, str] | None:
     if row == "aved-no-motion" and config.sync.form == "timing":
         return "independent", "aved"
     return None
-
-
-def uncomposited_of(row: str) -> str | None:
-    """The row whose final latents a row decodes without compositing (tests/test_toyworld_bench.py), or None.
-
-    Compositing acts on the decoded frames after the last step (aved.editor), so an ablation that only turns it
-    off has `aved`'s latents and sound bit for bit, and costs one decode instead of an edit.
-    """
-    return "aved" if ABLATIONS.get(row) == {"preservation.composite": 0.0} else None
 
 
 def latest_ok(out_dir: str | Path) -> dict[str, dict[str, Any]]:

@@ -216,8 +216,8 @@ def write_bench_report(out_dir: str | Path) -> BenchReport:
         f"{config['model']['audio']}. Mean ± half-width of the 95 % t-interval over tasks; a metric that is "
         "undefined for a task (no object found, no unchanged attribute, no matched onset) is left out of its "
         "mean. s/task: seconds per edit, including decoding; a row made of other rows' edits (`video-only` and "
-        "`audio-only`, the halves of `independent`; `aved-no-motion`; `aved-no-composite`, `aved`'s latents "
-        "decoded without compositing), identical bit for bit to running it alone, has no time of its own.\n\n"
+        "`audio-only`, the halves of `independent`; `aved-no-motion`; `aved-no-composite`, `aved`'s frames "
+        "before compositing), identical bit for bit to running it alone, has no time of its own.\n\n"
     )
     sections = [intro + markdown, "![summary](summary.png)"]
     if paired_md:
