@@ -176,6 +176,12 @@ class RelevanceConfig:
     # where |δ| peaks. 0: off (positions alone). Meant for scenes of few flat regions (ToyWorld: one object on one
     # background, preset 2); a photograph's regions are not objects.
     frame_regions: int = 0
+    # delta, held only: a frame edit that makes several word-level changes (aved.relevance.single_edits) takes the
+    # maximum of each change's relevance made alone, so its strongest change (an object's colour) cannot hide a
+    # weaker one (the background) under one min–max normalised map (ToyWorld, 28 tasks: the background's relevance on
+    # edits that change it beside the object 0.33–0.47 → 0.78–0.87; benchmarks/README.md "One relevance per change").
+    # The sound's is not split: a change that names no sound (a background) would have its own |δ|, noise, scaled up.
+    split_video: bool = True
 
     def held(self) -> bool:
         """Whether the relevance is estimated before the edit and held (`estimate_timesteps`, delta only)."""

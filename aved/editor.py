@@ -39,6 +39,7 @@ from aved.relevance import (
     relevance_map,
     relevance_mask,
     shuffle_positions,
+    single_edits,
     windowed_delta_relevance,
 )
 from aved.result import EditResult, diverged
@@ -66,10 +67,22 @@ class ModalityBranch:
     """One prior seen by the editor: its conditions, edit tokens and captured layers; runs the UNet calls."""
 
     def __init__(
-        self, prior: DiffusionPrior, source: str, target: str, config: EditConfig, grid: int, need_features: bool
+        self,
+        prior: DiffusionPrior,
+        source: str,
+        target: str,
+        config: EditConfig,
+        grid: int,
+        need_features: bool,
+        split: bool = False,
     ):
         self.prior, self.config, self.grid = prior, config, grid  # grid: cells per side of a packed grid
-        self.cond = prior.encode_text(["", source, target])
+        # split: the target's changes made one at a time (aved.relevance.single_edits) get rows of their own, which
+        # the held delta relevance reads; an edit of one change reads the target's own row.
+        singles = single_edits(source, target) if split else [target]
+        extra = singles if len(singles) > 1 else []
+        self.cond = prior.encode_text(["", source, target, *extra])
+        self.single_rows = [_TRG + 1 + i for i in range(len(extra))] or [_TRG]
         src_spans, trg_spans = prior.token_positions(source), prior.token_positions(target)
         self.src_tokens = edit_token_positions(src_spans, trg_spans)
         self.trg_tokens = edit_token_positions(trg_spans, src_spans)
@@ -94,9 +107,16 @@ class ModalityBranch:
         return eps.split(count), probs, feats
 
     def run(
-        self, z_src: torch.Tensor, z_trg: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, need_features: bool
+        self,
+        z_src: torch.Tensor,
+        z_trg: torch.Tensor,
+        t: torch.Tensor,
+        noise: torch.Tensor,
+        need_features: bool,
+        target_row: int = _TRG,
     ) -> BranchOutput:
-        """DDS direction, relevance and features for latents already in the step's layout (inside `capturing`)."""
+        """DDS direction, relevance and features for latents already in the step's layout (inside `capturing`), toward
+        the condition in `target_row` (the target's; a single change's for the held relevance)."""
         alpha_bar = self.prior.alphas_cumprod[t]
         z_src_t = alpha_bar.sqrt() * z_src + (1 - alpha_bar).sqrt() * noise  # one ε shared by both branches
         z_trg_t = alpha_bar.sqrt() * z_trg + (1 - alpha_bar).sqrt() * noise
@@ -107,13 +127,13 @@ class ModalityBranch:
                 (eps_src_u, eps_src_c, eps_trg_u), probs_a, feats_a = self._call(
                     torch.cat([z_src_t, z_src_t, z_trg_t.detach()]), t, [_UNCOND, _SRC, _UNCOND], True
                 )
-            (eps_trg_c,), probs_b, feats_b = self._call(z_trg_t, t, [_TRG], True)
+            (eps_trg_c,), probs_b, feats_b = self._call(z_trg_t, t, [target_row], True)
             eps_trg_c = eps_trg_c.detach()
             trg_probs = [probs_b[n] for n in self.prob_layers]
         else:
             with torch.no_grad():
                 (eps_src_u, eps_src_c, eps_trg_u, eps_trg_c), probs_a, feats_a = self._call(
-                    torch.cat([z_src_t, z_src_t, z_trg_t, z_trg_t]), t, [_UNCOND, _SRC, _UNCOND, _TRG], False
+                    torch.cat([z_src_t, z_src_t, z_trg_t, z_trg_t]), t, [_UNCOND, _SRC, _UNCOND, target_row], False
                 )
             trg_probs = [probs_a[n][3 * count :] for n in self.prob_layers]
         src_probs = [probs_a[n][count : 2 * count] for n in self.prob_layers]  # the source-cond rows
@@ -151,7 +171,8 @@ class EditState:
     gain: float | None  # the source waveform's normalisation, undone when the sound is decoded
     delta_magnitude: dict[str, torch.Tensor] = field(default_factory=dict)  # delta relevance: mean |δ| so far
     delta_count: dict[str, int] = field(default_factory=dict)  # how many |δ| each mean holds
-    relevance_held: bool = False  # the mean |δ| was estimated before the first step and no step updates it
+    # The delta relevance estimated before the first step (relevance.estimate_timesteps), which every step reads
+    held_relevance: dict[str, torch.Tensor] = field(default_factory=dict)
     frame_regions: torch.Tensor | None = None  # [F, h, w] k-means region labels of each source frame's latent
     steps_done: int = 0
     timesteps: torch.Tensor | None = None  # the annealed schedule's t_k, drawn at the start; None: one draw a step
@@ -219,7 +240,8 @@ class Editor:
         z_src, branches, gain = {}, {}, None
         if mode.video:
             z_src["v"] = encode_frames(self.video, source.frames, n, progress=progress)
-            branches["v"] = ModalityBranch(self.video, *cfg.prompts.video(), cfg, n, features)
+            split = cfg.relevance.split_video and cfg.relevance.held() and objective.pres
+            branches["v"] = ModalityBranch(self.video, *cfg.prompts.video(), cfg, n, features, split)
         windows = None
         if mode.audio:
             z_src["a"], gain = encode_audio(self.audio, source.audio, source.sample_rate, cfg.media)
@@ -256,20 +278,30 @@ class Editor:
         return state
 
     def _estimate_relevance(self, state: EditState) -> None:
-        """`relevance.estimate_timesteps`: the delta relevance's mean |δ| over those timesteps at the source (z =
-        z_src, each with its own noise draw), before the first step; then held for the whole edit. Modes without
-        preservation have no use for it and draw nothing."""
+        """`relevance.estimate_timesteps`: the delta relevance of the mean |δ| over those timesteps at the source (z =
+        z_src, each with its own noise draw), before the first step; then held for the whole edit. Where the frame
+        edit is split (`relevance.split_video`), each single change's relevance is made so and the maximum held.
+        Modes without preservation have no use for it and draw nothing."""
         if not (self.config.relevance.held() and state.objective.pres):
             return
-        timesteps = self.config.relevance.estimate_timesteps
+        views = {"v": (self._video_view, self.video), "a": (self._audio_view, self.audio)}
+        held = {}
         with torch.no_grad(), state.capturing():
-            for value in timesteps:
-                t = torch.tensor([value])
-                if state.mode.video:
-                    self._video_view(state, t.to(self.video.device))
-                if state.mode.audio:
-                    self._audio_view(state, t.to(self.audio.device))
-        state.relevance_held = True
+            for m, (view, prior) in views.items():
+                if m not in state.z:
+                    continue
+                maps, stream = [], state.streams["video" if m == "v" else "audio"]
+                drawn = stream.get_state()
+                for row in state.branches[m].single_rows:
+                    # Every change on the same draws, and the edit's own draws after as they would be unsplit.
+                    stream.set_state(drawn)
+                    state.delta_magnitude.pop(m, None)
+                    state.delta_count.pop(m, None)
+                    for value in self.config.relevance.estimate_timesteps:
+                        view(state, torch.tensor([value]).to(prior.device), row)
+                    maps.append(self._delta_relevance(state, m, state.delta_magnitude[m]))
+                held[m] = torch.stack(maps).amax(0)
+        state.held_relevance = held
 
     def step_losses(self, state: EditState) -> StepLosses:
         """Draw a timestep, run the branches and let the objective name the loss terms (inside `state.capturing()`)."""
@@ -371,28 +403,33 @@ class Editor:
         video's delta relevance is computed frame by frame, so no window reaches into a neighbouring frame, and a
         long sound's window by window (each normalised as the prior sees it alone), then cross-faded."""
         cfg = self.config
-        tau = cfg.relevance.tau_video if m == "v" else cfg.relevance.tau_audio
         if cfg.relevance.method == "delta":
-            if state.relevance_held:
-                magnitude = state.delta_magnitude[m]
+            if m in state.held_relevance:
+                relevance = state.held_relevance[m]
             else:
                 count = state.delta_count.get(m, 0)
                 magnitude = _running_mean(state.delta_magnitude.get(m), delta.detach().abs(), count)
                 state.delta_magnitude[m], state.delta_count[m] = magnitude, count + 1
-            if m == "v":
-                per_frame = delta_relevance(
-                    self._frames(state, magnitude), 1, tau, cfg.relevance.reach_video, state.frame_regions
-                )
-                relevance = pack_grids(per_frame[:, None], cfg.media.grid)[:, 0]
-            else:  # one window for a short sound: then this is the window's own delta relevance
-                relevance = windowed_delta_relevance(magnitude, state.audio_windows, tau, cfg.relevance.reach_audio)
+                relevance = self._delta_relevance(state, m, magnitude)
         else:
+            tau = cfg.relevance.tau_video if m == "v" else cfg.relevance.tau_audio
             relevance = relevance_mask(scores, cfg.relevance.method, tau).float()
         if state.mode.random_relevance:
             relevance = shuffle_positions(relevance, state.streams["video" if m == "v" else "audio"])
         return relevance
 
-    def _video_view(self, state: EditState, t: torch.Tensor) -> ModalityView:
+    def _delta_relevance(self, state: EditState, m: str, magnitude: torch.Tensor) -> torch.Tensor:
+        """The delta relevance of a mean |δ| in the latent's own layout: the frames' frame by frame, pooled over the
+        source's regions; the sound's window by window."""
+        rel, grid = self.config.relevance, self.config.media.grid
+        if m == "v":
+            frames = self._frames(state, magnitude)
+            per_frame = delta_relevance(frames, 1, rel.tau_video, rel.reach_video, state.frame_regions)
+            return pack_grids(per_frame[:, None], grid)[:, 0]
+        # one window for a short sound: then this is the window's own delta relevance
+        return windowed_delta_relevance(magnitude, state.audio_windows, rel.tau_audio, rel.reach_audio)
+
+    def _video_view(self, state: EditState, t: torch.Tensor, target_row: int = _TRG) -> ModalityView:
         """The video branch in a freshly shuffled grid layout, handed to the objective in the unshuffled one."""
         n, num_frames = self.config.media.grid, state.num_frames
         z, generator = state.z["v"], state.streams["video"]
@@ -404,6 +441,7 @@ class Editor:
             t.to(z.device),
             _randn(z, generator),
             state.objective.needs_features,
+            target_row,
         )
         unshuffle = lambda x: permute_cells(x, n, inverse)  # noqa: E731
         delta, scores = unshuffle(out.delta), unshuffle(out.scores[:, None])[:, 0]
@@ -424,18 +462,20 @@ class Editor:
             generator=generator,
         )
 
-    def _audio_view(self, state: EditState, t: torch.Tensor) -> ModalityView:
+    def _audio_view(self, state: EditState, t: torch.Tensor, target_row: int = _TRG) -> ModalityView:
         """The audio branch, handed to the objective; v1 sync segments are one per video frame."""
         cfg = self.config
         z, generator, windows = state.z["a"], state.streams["audio"], state.audio_windows
         noise = _randn(z, generator)  # one draw over the whole sound: the windows share it on their overlaps
         if windows.count == 1:
-            out = state.branches["a"].run(state.z_src["a"], z, t.to(z.device), noise, state.objective.needs_features)
+            out = state.branches["a"].run(
+                state.z_src["a"], z, t.to(z.device), noise, state.objective.needs_features, target_row
+            )
             delta, scores = out.delta, out.scores
         else:
             # Every window in one UNet call at the same timestep; what they return is merged into the long layout.
             split = [split_windows(x, windows) for x in (state.z_src["a"], z.detach(), noise)]
-            out = state.branches["a"].run(*split[:2], t.to(z.device), split[2], False)
+            out = state.branches["a"].run(*split[:2], t.to(z.device), split[2], False, target_row)
             delta = merge_windows(out.delta, windows)
             scores = merge_windows(out.scores, windows)
         relevance = self._relevance(state, "a", delta, scores)

@@ -42,7 +42,8 @@ MODE_NAMES = tuple(MODES)
 
 # Ablations of the v2 objective (docs/design.md §2b), rows of the ToyWorld bench: `aved` with one term or the
 # compositing off, or in its v1 form, or its relevance as it was (the mean |δ| over the steps so far, per position
-# where the ToyWorld preset pools it by region, or the sound's widened in time like the frames'), as config overrides.
+# where the ToyWorld preset pools it by region, or the sound's widened in time like the frames', or a frame edit's
+# changes not split), as config overrides.
 # `aved` without its sync and motion terms is `independent`.
 ABLATIONS: dict[str, dict[str, object]] = {
     "aved-no-pres": {"weights.pres": 0.0},
@@ -52,6 +53,7 @@ ABLATIONS: dict[str, dict[str, object]] = {
     "aved-running-relevance": {"relevance.estimate_timesteps": ()},
     "aved-no-regions": {"relevance.frame_regions": 0},
     "aved-widened-sound": {"relevance.reach_audio": 1},
+    "aved-unsplit": {"relevance.split_video": False},
 }
 DEFAULT_ABLATIONS = (
     "aved-no-pres",

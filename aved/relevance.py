@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 
 import numpy as np
@@ -20,6 +21,16 @@ STOPWORDS = frozenset(
 def edit_words(words: list[str], other: list[str]) -> set[str]:
     """Content words of a prompt that the other prompt lacks (all its content words when they share none)."""
     return {w for w in words if w not in STOPWORDS and w not in set(other)}
+
+
+def single_edits(source: str, target: str) -> list[str]:
+    """The source prompt with each of the target's word-level changes made alone (difflib opcodes over whitespace
+    words), in order; `[target]` when it makes at most one."""
+    a, b = source.split(), target.split()
+    changes = [op for op in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes() if op[0] != "equal"]
+    if len(changes) <= 1:
+        return [target]
+    return [" ".join(a[:i1] + b[j1:j2] + a[i2:]) for _, i1, i2, j1, j2 in changes]
 
 
 def edit_token_positions(spans: list[tuple[str, list[int]]], other_spans: list[tuple[str, list[int]]]) -> list[int]:

@@ -11,7 +11,7 @@ from aved.losses import dds_loss
 from aved.losses.objective import Objective
 from aved.losses.preservation import anchor_loss
 from aved.losses.timing import latent_flux, timing_loss
-from aved.relevance import composite_alpha, delta_relevance, latent_regions, region_relevance
+from aved.relevance import composite_alpha, delta_relevance, latent_regions, region_relevance, single_edits
 from tests.test_editor import _config, _source
 
 
@@ -44,7 +44,7 @@ def test_every_term_has_exactly_zero_gradient_at_the_source_with_equal_prompts(
     }
     editor = Editor(video_prior, audio_prior, _config(mode, **values))
     state = editor.start(_source(None), torch.Generator().manual_seed(0))
-    assert state.relevance_held == bool(held) and (state.frame_regions is not None) == bool(regions)
+    assert bool(state.held_relevance) == bool(held) and (state.frame_regions is not None) == bool(regions)
     with state.capturing():
         losses = editor.step_losses(state).losses
     assert {"dds_v", "pres_v", "dds_a", "pres_a"} <= set(losses)
@@ -220,7 +220,7 @@ def test_a_relevance_estimated_before_the_edit_holds_and_confines_dds(video_prio
     values = {"relevance.estimate_timesteps": (200, 600), "relevance.reach_video": 0, "steps": 3, "t_min": 601}
     editor = Editor(video_prior, audio_prior, _config("aved", **values))
     state = editor.start(_source(None), torch.Generator().manual_seed(0))
-    held = {m: magnitude.clone() for m, magnitude in state.delta_magnitude.items()}
+    held = {m: relevance.clone() for m, relevance in state.held_relevance.items()}
     assert set(held) == {"v", "a"} and state.steps_done == 0
     with state.capturing():
         first = editor.step_losses(state)
@@ -228,7 +228,7 @@ def test_a_relevance_estimated_before_the_edit_holds_and_confines_dds(video_prio
             state.z["v"].add_(0.1 * torch.randn(state.z["v"].shape, generator=torch.Generator().manual_seed(2)))
         second = editor.step_losses(state)
     for m in held:
-        assert torch.equal(state.delta_magnitude[m], held[m])
+        assert torch.equal(state.held_relevance[m], held[m])
         assert torch.equal(first.relevance[m], second.relevance[m])
     relevance = pack_grids(second.relevance["v"][:, None], 2)[:, 0]
     grad = torch.autograd.grad(second.losses["dds_v"], state.z["v"])[0]
@@ -238,7 +238,7 @@ def test_a_relevance_estimated_before_the_edit_holds_and_confines_dds(video_prio
     for mode, timesteps in (("dds", {}), ("aved", {"t_min": 50, "t_max": 600})):
         other = Editor(video_prior, audio_prior, _config(mode, **{**values, **timesteps}))
         state = other.start(_source(None), torch.Generator().manual_seed(0))
-        assert state.relevance_held == (mode == "aved"), mode  # a mode without preservation draws no estimate
+        assert bool(state.held_relevance) == (mode == "aved"), mode  # a mode without preservation draws no estimate
         with state.capturing():
             grad = torch.autograd.grad(other.step_losses(state).losses["dds_v"], state.z["v"])[0]
         assert torch.count_nonzero(grad[outside]) > 0, mode
@@ -247,6 +247,48 @@ def test_a_relevance_estimated_before_the_edit_holds_and_confines_dds(video_prio
     result = moving.run(_source(None), torch.Generator().manual_seed(0), progress=False)
     held_run = editor.run(_source(None), torch.Generator().manual_seed(0), progress=False)
     assert len(set(held_run.history["relevant_v"])) == 1 and len(set(result.history["relevant_v"])) > 1
+
+
+def test_single_edits_make_each_word_level_change_of_the_target_alone():
+    source = "a red ball bouncing on grass"
+    assert single_edits(source, "a yellow bell bouncing on sand") == [
+        "a yellow bell bouncing on grass",  # adjacent changed words are one change
+        "a red ball bouncing on sand",
+    ]
+    assert single_edits(source, "a big red ball bouncing") == [
+        "a big red ball bouncing on grass",
+        "a red ball bouncing",
+    ]
+    assert single_edits(source, "a red bell bouncing on grass") == ["a red bell bouncing on grass"]
+    assert single_edits(source, source) == [source]
+
+
+def test_a_split_frame_edit_holds_the_maximum_of_each_change_made_alone(video_prior, audio_prior):
+    """relevance.split_video: the held frame relevance of a two-change edit is the elementwise maximum of the held
+    relevance of each change made alone (on the same draws), the sound's is the whole edit's, and the edit's own
+    draws after the estimate are the unsplit edit's."""
+    source, target = "a red ball bouncing on grass", "a blue bell bouncing on sand"
+    # Unwidened and thresholded high, so that the tiny prior's maps are not relevant everywhere
+    values = {
+        "prompts.source": source,
+        "prompts.target": target,
+        "relevance.estimate_timesteps": (200, 600),
+        "relevance.reach_video": 0,
+        "relevance.tau_video": 0.9,
+    }
+
+    def started(split, **prompts):
+        config = _config("aved", **{**values, "relevance.split_video": split, **prompts})
+        return Editor(video_prior, audio_prior, config).start(_source(None), torch.Generator().manual_seed(0))
+
+    split, unsplit = started(True), started(False)
+    alone = [started(False, **{"prompts.target": t}).held_relevance["v"] for t in single_edits(source, target)]
+    assert len(alone) == 2
+    assert torch.equal(split.held_relevance["v"], torch.maximum(*alone))
+    assert not torch.equal(split.held_relevance["v"], unsplit.held_relevance["v"])
+    assert torch.equal(split.held_relevance["a"], unsplit.held_relevance["a"])
+    for name, stream in split.streams.items():
+        assert torch.equal(stream.get_state(), unsplit.streams[name].get_state()), name
 
 
 def test_composite_alpha_is_the_edits_where_relevant_or_visibly_changed_and_grows_with_the_change():

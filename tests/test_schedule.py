@@ -95,7 +95,7 @@ def test_fast_with_an_attention_relevance_runs_without_the_estimate(video_prior,
     values = {**SMALL, **FAST_PRESET, "relevance.method": "otsu", "prompts.source": "a", "prompts.target": "b"}
     config = apply_overrides(EditConfig(), values).validate()
     state = Editor(video_prior, audio_prior, config).start(_source(None), torch.Generator().manual_seed(0))
-    assert not config.relevance.held() and not state.relevance_held and not state.delta_magnitude
+    assert not config.relevance.held() and not state.held_relevance and not state.delta_magnitude
 
 
 def test_a_compiler_failure_is_one_line_and_other_errors_pass_through(video_prior, monkeypatch):
