@@ -281,7 +281,8 @@ class Editor:
         """`relevance.estimate_timesteps`: the delta relevance of the mean |δ| over those timesteps at the source (z =
         z_src, each with its own noise draw), before the first step; then held for the whole edit. Where the frame
         edit is split (`relevance.split_video`), each single change's relevance is made so and the maximum held.
-        Modes without preservation have no use for it and draw nothing."""
+        Modes without preservation have no use for it; the streams are left as they were, so every mode draws the
+        same noise and timesteps for its steps."""
         if not (self.config.relevance.held() and state.objective.pres):
             return
         views = {"v": (self._video_view, self.video), "a": (self._audio_view, self.audio)}
@@ -301,6 +302,9 @@ class Editor:
                         view(state, torch.tensor([value]).to(prior.device), row)
                     maps.append(self._delta_relevance(state, m, state.delta_magnitude[m]))
                 held[m] = torch.stack(maps).amax(0)
+                # The edit then draws what a mode that estimates nothing (dds, aved-no-pres) draws, so paired rows
+                # differ by their terms, not their noise; the estimate shares its draws with the first steps'.
+                stream.set_state(drawn)
         state.held_relevance = held
 
     def step_losses(self, state: EditState) -> StepLosses:

@@ -214,13 +214,15 @@ def test_the_motion_term_holds_where_the_frames_change_not_how_much():
 def test_a_relevance_estimated_before_the_edit_holds_and_confines_dds(video_prior, audio_prior):
     """relevance.estimate_timesteps: every step sees the relevance made before the first; at a step above those
     timesteps the frames' DDS gradient is exactly 0 where it is 0 and δ itself where it is 1, in a mode with
-    preservation (`dds` has none), and below them DDS is whole again."""
+    preservation (`dds` has none), and below them DDS is whole again. The estimate leaves the streams as they were:
+    the edit's steps draw what `dds`'s draw."""
     from aved.media.frames import pack_grids
 
     values = {"relevance.estimate_timesteps": (200, 600), "relevance.reach_video": 0, "steps": 3, "t_min": 601}
     editor = Editor(video_prior, audio_prior, _config("aved", **values))
     state = editor.start(_source(None), torch.Generator().manual_seed(0))
     held = {m: relevance.clone() for m, relevance in state.held_relevance.items()}
+    drawn = {name: stream.get_state() for name, stream in state.streams.items()}
     assert set(held) == {"v", "a"} and state.steps_done == 0
     with state.capturing():
         first = editor.step_losses(state)
@@ -239,6 +241,8 @@ def test_a_relevance_estimated_before_the_edit_holds_and_confines_dds(video_prio
         other = Editor(video_prior, audio_prior, _config(mode, **{**values, **timesteps}))
         state = other.start(_source(None), torch.Generator().manual_seed(0))
         assert bool(state.held_relevance) == (mode == "aved"), mode  # a mode without preservation draws no estimate
+        for name, stream in state.streams.items():
+            assert torch.equal(stream.get_state(), drawn[name]), (mode, name)
         with state.capturing():
             grad = torch.autograd.grad(other.step_losses(state).losses["dds_v"], state.z["v"])[0]
         assert torch.count_nonzero(grad[outside]) > 0, mode
