@@ -294,7 +294,7 @@ class Editor:
                 maps, stream = [], state.streams["video" if m == "v" else "audio"]
                 drawn = stream.get_state()
                 for row in state.branches[m].single_rows:
-                    # Every change on the same draws, and the edit's own draws after as they would be unsplit.
+                    # Every change on the same draws.
                     stream.set_state(drawn)
                     state.delta_magnitude.pop(m, None)
                     state.delta_count.pop(m, None)

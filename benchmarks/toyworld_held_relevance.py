@@ -20,22 +20,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
 import torch
+import torch.nn.functional as F
+from toyworld_relevance import object_pixels
 
 from aved.codec import prepare_clip
 from aved.config import EditConfig, apply_preset
 from aved.editor import Editor
 from aved.media.frames import unpack_grids
 from aved.priors.load import load_audio_prior, load_video_prior
-from aved.toyworld.scorers import object_mask
 from aved.toyworld.tasks import task_set
 
 
 def object_cells(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """[F, h, w] bool: latent cells at least half covered by the source frame's object."""
-    masks = np.stack([object_mask(f) for f in frames]).astype(np.float32)
-    f, height, width = masks.shape
-    h, w = size
-    return masks.reshape(f, h, height // h, w, width // w).mean((2, 4)) >= 0.5
+    return (F.adaptive_avg_pool2d(object_pixels(frames), size)[:, 0] >= 0.5).numpy()
 
 
 def main() -> None:
