@@ -45,7 +45,7 @@ FAST_PRESET: dict[str, Any] = {
     "schedule": "annealed",
     "step_gain": 1.0,
     # The schedule's first steps sit at timesteps where the ToyWorld frame prior cannot place the object (one step at
-    # t ≈ 940 moved it 7–19 px); the held relevance (relevance.estimate_timesteps) confines DDS there (trajectory
+    # t ≈ 940 moved it 7–19 px); the held relevance (relevance.estimate_timesteps_*) confines DDS there (trajectory
     # error 8.4 → 4.4 px on the 110 tasks, benchmarks/README.md "The first step redraws the object"). Widened by a
     # latent cell each way, it still let that first step move the object by up to a cell (4.4 px; unwidened 2.8 px).
     "relevance.reach_video": 0,
@@ -165,12 +165,16 @@ class RelevanceConfig:
     # `independent`; benchmarks/README.md "The sound's relevance unwidened").
     reach_video: int = 1
     reach_audio: int = 0
-    # delta only (the attention methods ignore it and the reaches). Given: |δ| over these timesteps at the source,
-    # before the first step, in modes that preserve; that relevance then holds for the whole edit, and at steps above
-    # these timesteps (where the prior cannot tell where the object is) each DDS direction is confined to it (δ·r).
-    # Empty: |δ| is averaged over the edit's steps as they go, which follows the edit's own drift (ToyWorld, 200 steps:
-    # sound-event F1 0.81 → 0.91 on 12 kind edits with it held, benchmarks/README.md "A relevance held and pooled").
-    estimate_timesteps: tuple[int, ...] = (200, 400, 600)
+    # delta only (the attention methods ignore it and the reaches), per modality. Given: |δ| over these timesteps at
+    # the source, before the first step, in modes that preserve; that relevance then holds for the whole edit, and at
+    # steps above these timesteps (where the prior cannot tell where the object is) each DDS direction is confined to
+    # it (δ·r). Empty: |δ| is averaged over the edit's steps as they go, which follows the edit's own drift (ToyWorld,
+    # 200 steps: sound-event F1 0.81 → 0.91 on 12 kind edits with it held, benchmarks/README.md "A relevance held and
+    # pooled"). The frames' sit higher: at t ≤ 600 a smooth background's |δ| (ToyWorld's grass gradient) leaves bands
+    # a background edit never frees (with the anchor's kept pull, +0.088 ± 0.072 frame accuracy on the 55 background
+    # edits, benchmarks/README.md "What holds a background edit"); the sound's at 600/800 lost events (F1 −0.030).
+    estimate_timesteps_video: tuple[int, ...] = (600, 800)
+    estimate_timesteps_audio: tuple[int, ...] = (200, 400, 600)
     # delta only: each frame's source latent split into this many k-means regions, and a region wholly relevant where
     # its mean score reaches τ of the top region's, so a background edit frees the whole background, not its patches
     # where |δ| peaks. 0: off (positions alone). Meant for scenes of few flat regions (ToyWorld: one object on one
@@ -183,9 +187,13 @@ class RelevanceConfig:
     # The sound's is not split: a change that names no sound (a background) would have its own |δ|, noise, scaled up.
     split_video: bool = True
 
-    def held(self) -> bool:
-        """Whether the relevance is estimated before the edit and held (`estimate_timesteps`, delta only)."""
-        return self.method == "delta" and bool(self.estimate_timesteps)
+    def estimate_timesteps(self, m: str) -> tuple[int, ...]:
+        """Modality m's ("v" or "a") `estimate_timesteps_*`."""
+        return self.estimate_timesteps_video if m == "v" else self.estimate_timesteps_audio
+
+    def held(self, m: str) -> bool:
+        """Whether modality m's relevance is estimated before the edit and held (`estimate_timesteps_*`, delta only)."""
+        return self.method == "delta" and bool(self.estimate_timesteps(m))
 
 
 @dataclass
@@ -202,9 +210,20 @@ class PreservationConfig:
     # "Compositing over the source"); where the edit moved a pixel past it (a background edit beside an object edit,
     # carried by the decoder) the change stands.
     composite: float = 0.1
+    # anchor only, per modality: True, its λ is ρ·‖(1 − r)⊙∇L_dds‖/‖∇L_pres‖, a fraction of DDS's pull where it
+    # keeps; False, of DDS's whole pull. On a background edit that whole pull is the relevant region's, and an anchor
+    # scaled to it held positions of r high but < 1 against the edit (ToyWorld, from grass: 4.5–6.1 dB toward the
+    # truth, 14.6–18.9 with the frames' anchor off; benchmarks/README.md "What holds a background edit"). The
+    # sound's stays whole: with it and the frames' estimate timesteps on the sound too, sound-event F1 fell 0.052.
+    kept_pull_video: bool = True
+    kept_pull_audio: bool = False
     num_patches: int = 256
     patch_sizes: tuple[int, ...] = (1, 2)
     temperature: float = 0.07
+
+    def kept_pull(self, m: str) -> bool:
+        """Modality m's ("v" or "a") `kept_pull_*`: whether its anchor's λ is scaled to DDS's pull where it keeps."""
+        return self.form == "anchor" and (self.kept_pull_video if m == "v" else self.kept_pull_audio)
 
 
 @dataclass
@@ -340,7 +359,8 @@ FIELD_RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "relevance.tau_audio": (0, 1, True, True),
     "relevance.reach_video": (0, 8, True, True),
     "relevance.reach_audio": (0, 8, True, True),
-    "relevance.estimate_timesteps": (1, MAX_TIMESTEP - 1, True, True),
+    "relevance.estimate_timesteps_video": (1, MAX_TIMESTEP - 1, True, True),
+    "relevance.estimate_timesteps_audio": (1, MAX_TIMESTEP - 1, True, True),
     "relevance.frame_regions": (0, 64, True, True),
     "preservation.composite": (0, 1, True, True),
     "preservation.num_patches": (1, 65536, True, True),

@@ -171,7 +171,7 @@ class EditState:
     gain: float | None  # the source waveform's normalisation, undone when the sound is decoded
     delta_magnitude: dict[str, torch.Tensor] = field(default_factory=dict)  # delta relevance: mean |δ| so far
     delta_count: dict[str, int] = field(default_factory=dict)  # how many |δ| each mean holds
-    # The delta relevance estimated before the first step (relevance.estimate_timesteps), which every step reads
+    # The delta relevance estimated before the first step (relevance.estimate_timesteps_*), which every step reads
     held_relevance: dict[str, torch.Tensor] = field(default_factory=dict)
     frame_regions: torch.Tensor | None = None  # [F, h, w] k-means region labels of each source frame's latent
     steps_done: int = 0
@@ -191,10 +191,12 @@ class EditState:
 @dataclass
 class StepLosses:
     """One step's loss terms (tensors with gradient to the state's z), relevance per modality (in the latent's
-    layout, video as frames), diagnostics beside the losses, and the timestep."""
+    layout, video as frames), what the objective keeps (1 − relevance, in each z's own layout: grids), diagnostics
+    beside the losses, and the timestep."""
 
     losses: dict[str, torch.Tensor]
     relevance: dict[str, torch.Tensor]
+    keep: dict[str, torch.Tensor]
     diagnostics: dict[str, float]
     t: int
 
@@ -240,7 +242,7 @@ class Editor:
         z_src, branches, gain = {}, {}, None
         if mode.video:
             z_src["v"] = encode_frames(self.video, source.frames, n, progress=progress)
-            split = cfg.relevance.split_video and cfg.relevance.held() and objective.pres
+            split = cfg.relevance.split_video and cfg.relevance.held("v") and objective.pres
             branches["v"] = ModalityBranch(self.video, *cfg.prompts.video(), cfg, n, features, split)
         windows = None
         if mode.audio:
@@ -278,18 +280,19 @@ class Editor:
         return state
 
     def _estimate_relevance(self, state: EditState) -> None:
-        """`relevance.estimate_timesteps`: the delta relevance of the mean |δ| over those timesteps at the source (z =
+        """`relevance.estimate_timesteps_*`: the delta relevance of the mean |δ| over those timesteps at the source (z =
         z_src, each with its own noise draw), before the first step; then held for the whole edit. Where the frame
         edit is split (`relevance.split_video`), each single change's relevance is made so and the maximum held.
         Modes without preservation have no use for it; the streams are left as they were, so every mode draws the
         same noise and timesteps for its steps."""
-        if not (self.config.relevance.held() and state.objective.pres):
+        rel = self.config.relevance
+        if not state.objective.pres:
             return
         views = {"v": (self._video_view, self.video), "a": (self._audio_view, self.audio)}
         held = {}
         with torch.no_grad(), state.capturing():
             for m, (view, prior) in views.items():
-                if m not in state.z:
+                if m not in state.z or not rel.held(m):
                     continue
                 maps, stream = [], state.streams["video" if m == "v" else "audio"]
                 drawn = stream.get_state()
@@ -298,7 +301,7 @@ class Editor:
                     stream.set_state(drawn)
                     state.delta_magnitude.pop(m, None)
                     state.delta_count.pop(m, None)
-                    for value in self.config.relevance.estimate_timesteps:
+                    for value in rel.estimate_timesteps(m):
                         view(state, torch.tensor([value]).to(prior.device), row)
                     maps.append(self._delta_relevance(state, m, state.delta_magnitude[m]))
                 held[m] = torch.stack(maps).amax(0)
@@ -321,7 +324,8 @@ class Editor:
         relevance = {
             m: self._frames(state, v.relevance[:, None])[:, 0] if m == "v" else v.relevance[0] for m, v in views.items()
         }
-        return StepLosses(losses, {m: r.detach() for m, r in relevance.items()}, diagnostics, int(t))
+        keep = {m: 1 - v.relevance.detach() for m, v in views.items()}
+        return StepLosses(losses, {m: r.detach() for m, r in relevance.items()}, keep, diagnostics, int(t))
 
     def _frames(self, state: EditState, grids: torch.Tensor) -> torch.Tensor:
         return unpack_grids(grids, self.config.media.grid, state.num_frames)
@@ -348,7 +352,8 @@ class Editor:
                 out = self.step_losses(state)
                 for m, scores in out.relevance.items():
                     mean_rel[m] = _running_mean(mean_rel.get(m), scores, step)
-                grads, weights = state.objective.gradients(out.losses, state.z, optimizer.param_groups[0]["lr"])
+                lr = optimizer.param_groups[0]["lr"]
+                grads, weights = state.objective.gradients(out.losses, state.z, lr, out.keep)
                 for m, z in state.z.items():
                     z.grad = grads[m]
                 optimizer.step()
@@ -356,7 +361,7 @@ class Editor:
                 _check_diverged(state, record, step)
                 record.update(out.diagnostics)
                 record.update(weights)
-                record.update(t=out.t, lr=optimizer.param_groups[0]["lr"])
+                record.update(t=out.t, lr=lr)
                 schedule.step()
                 for key, value in record.items():
                     history.setdefault(key, []).append(value)

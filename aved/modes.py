@@ -43,17 +43,20 @@ MODE_NAMES = tuple(MODES)
 # Ablations of the v2 objective (docs/design.md §2b), rows of the ToyWorld bench: `aved` with one term or the
 # compositing off, or in its v1 form, or its relevance as it was (the mean |δ| over the steps so far, per position
 # where the ToyWorld preset pools it by region, or the sound's widened in time like the frames', or a frame edit's
-# changes not split), as config overrides.
+# changes not split, or the frames' anchor scaled to DDS's whole pull, or their relevance estimated where the
+# sound's is), as config overrides.
 # `aved` without its sync and motion terms is `independent`.
 ABLATIONS: dict[str, dict[str, object]] = {
     "aved-no-pres": {"weights.pres": 0.0},
     "aved-no-motion": {"weights.motion": 0.0},
     "aved-no-composite": {"preservation.composite": 0.0},
     "aved-sync-v1": {"sync.form": "infonce"},
-    "aved-running-relevance": {"relevance.estimate_timesteps": ()},
+    "aved-running-relevance": {"relevance.estimate_timesteps_video": (), "relevance.estimate_timesteps_audio": ()},
     "aved-no-regions": {"relevance.frame_regions": 0},
     "aved-widened-sound": {"relevance.reach_audio": 1},
     "aved-unsplit": {"relevance.split_video": False},
+    "aved-whole-pull": {"preservation.kept_pull_video": False},
+    "aved-low-estimate": {"relevance.estimate_timesteps_video": (200, 400, 600)},
 }
 DEFAULT_ABLATIONS = (
     "aved-no-pres",

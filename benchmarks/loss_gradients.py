@@ -37,13 +37,14 @@ def gradient_norms(editor: Editor, state, draws: int) -> dict[str, list[tuple[fl
     norms: dict[str, list[tuple[float, ...]]] = {}
     with state.capturing():
         for _ in range(draws):
-            losses = editor.step_losses(state).losses
+            out = editor.step_losses(state)
+            losses = out.losses
             raws = {}
             for term, loss in losses.items():  # before the objective's own pass, which frees the graph
                 if loss.requires_grad:
                     grads = torch.autograd.grad(loss, z, retain_graph=True, allow_unused=True)
                     raws[term] = {m: 0.0 if g is None else float(g.norm()) for m, g in zip(names, grads, strict=True)}
-            _, realised = state.objective.gradients(losses, state.z, editor.config.lr)
+            _, realised = state.objective.gradients(losses, state.z, editor.config.lr, out.keep)
             for term, raw in raws.items():
                 if term.startswith("dds"):
                     pulled = {m: dds_weight * raw[m] for m in names}

@@ -183,9 +183,9 @@ def test_a_run_step_is_start_step_losses_and_one_sgd_step(forms, video_prior, au
     editor = Editor(video_prior, audio_prior, _config("aved", steps=1, lr=0.5, **forms))
     state = editor.start(source, torch.Generator().manual_seed(0))
     with state.capturing():
-        losses = editor.step_losses(state).losses
-    assert set(losses) == {"dds_v", "pres_v", "dds_a", "pres_a", "sync", "motion_v"}
-    grads, _ = state.objective.gradients(losses, state.z, 0.5)
+        out = editor.step_losses(state)
+    assert set(out.losses) == {"dds_v", "pres_v", "dds_a", "pres_a", "sync", "motion_v"}
+    grads, _ = state.objective.gradients(out.losses, state.z, 0.5, out.keep)
     result = _run("aved", video_prior, audio_prior, source, steps=1, lr=0.5, **forms)
     torch.testing.assert_close(result.z_video, state.z_src["v"] - 0.5 * grads["v"])
     torch.testing.assert_close(result.z_audio, state.z_src["a"] - 0.5 * grads["a"])

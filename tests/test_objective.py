@@ -39,7 +39,8 @@ def test_every_term_has_exactly_zero_gradient_at_the_source_with_equal_prompts(
     values = {
         "prompts.source": prompt,
         "prompts.target": prompt,
-        "relevance.estimate_timesteps": held,
+        "relevance.estimate_timesteps_video": held,
+        "relevance.estimate_timesteps_audio": held,
         "relevance.frame_regions": regions,
     }
     editor = Editor(video_prior, audio_prior, _config(mode, **values))
@@ -73,7 +74,7 @@ def test_every_other_term_pulls_a_fixed_fraction_of_dds_whatever_the_scale():
     totals = []
     for scale in (1.0, 1000.0):
         losses = {"dds_a": dds_loss(z, delta), "pres_a": scale * anchor_loss(z, z_src, keep)}
-        grads, realised = objective.gradients(losses, {"a": z}, step_size=1e-3)
+        grads, realised = objective.gradients(losses, {"a": z}, step_size=1e-3, keep={"a": keep})
         pres_grad = grads["a"] - delta
         assert float(pres_grad.norm()) == pytest.approx(0.3 * float(delta.norm()), rel=1e-5)
         totals.append(grads["a"])
@@ -172,7 +173,7 @@ def test_the_anchor_never_carries_a_kept_position_past_the_source():
     delta[..., 0, 0] = 10.0  # DDS pulls hard at one position only
     keep = torch.ones(1, 8, 8)
     losses = {"dds_v": dds_loss(z, delta), "pres_v": anchor_loss(z, z_src, keep)}
-    grads, realised = objective.gradients(losses, {"v": z}, step_size=0.5)
+    grads, realised = objective.gradients(losses, {"v": z}, step_size=0.5, keep={"v": keep})
     assert realised["lambda_pres_v"] == pytest.approx(2.0)
     stepped = z.detach() - 0.5 * grads["v"]
     assert torch.allclose(stepped[..., 1:, :], z_src[..., 1:, :])  # back at the source, not beyond it
@@ -189,7 +190,7 @@ def test_a_term_at_rest_gets_no_weight_and_every_step_records_the_same_keys(vide
     z = torch.ones(1, 4, 8, 8, requires_grad=True)
     near = (z.detach() + 2e-7).requires_grad_(False)  # a few float32 ulps from the source: rounding, not a drift
     rounding = {"dds_a": dds_loss(z, torch.ones(1, 4, 8, 8)), "pres_a": anchor_loss(z, near, torch.ones(1, 8, 8))}
-    _, realised = objective.gradients(rounding, {"a": z}, step_size=1.0)
+    _, realised = objective.gradients(rounding, {"a": z}, step_size=1.0, keep={"a": torch.ones(1, 8, 8)})
     assert realised["lambda_pres_a"] == 0
 
 
@@ -212,13 +213,13 @@ def test_the_motion_term_holds_where_the_frames_change_not_how_much():
 
 
 def test_a_relevance_estimated_before_the_edit_holds_and_confines_dds(video_prior, audio_prior):
-    """relevance.estimate_timesteps: every step sees the relevance made before the first; at a step above those
+    """relevance.estimate_timesteps_*: every step sees the relevance made before the first; at a step above those
     timesteps the frames' DDS gradient is exactly 0 where it is 0 and δ itself where it is 1, in a mode with
     preservation (`dds` has none), and below them DDS is whole again. The estimate leaves the streams as they were:
     the edit's steps draw what `dds`'s draw."""
     from aved.media.frames import pack_grids
 
-    values = {"relevance.estimate_timesteps": (200, 600), "relevance.reach_video": 0, "steps": 3, "t_min": 601}
+    values = {**_held((200, 600), (200, 600)), "relevance.reach_video": 0, "steps": 3, "t_min": 601}
     editor = Editor(video_prior, audio_prior, _config("aved", **values))
     state = editor.start(_source(None), torch.Generator().manual_seed(0))
     held = {m: relevance.clone() for m, relevance in state.held_relevance.items()}
@@ -247,10 +248,51 @@ def test_a_relevance_estimated_before_the_edit_holds_and_confines_dds(video_prio
             grad = torch.autograd.grad(other.step_losses(state).losses["dds_v"], state.z["v"])[0]
         assert torch.count_nonzero(grad[outside]) > 0, mode
     # without the estimate the relevance follows the steps
-    moving = Editor(video_prior, audio_prior, _config("aved", **{**values, "relevance.estimate_timesteps": ()}))
+    moving = Editor(video_prior, audio_prior, _config("aved", **{**values, **_held((), ())}))
     result = moving.run(_source(None), torch.Generator().manual_seed(0), progress=False)
     held_run = editor.run(_source(None), torch.Generator().manual_seed(0), progress=False)
     assert len(set(held_run.history["relevant_v"])) == 1 and len(set(result.history["relevant_v"])) > 1
+
+
+def _held(video: tuple[int, ...], audio: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    return {"relevance.estimate_timesteps_video": video, "relevance.estimate_timesteps_audio": audio}
+
+
+def test_each_modality_holds_its_own_estimate_and_is_confined_above_its_own_timesteps(video_prior, audio_prior):
+    """At a step between the sound's highest estimate timestep and the frames', DDS is confined on the sound only; a
+    modality with no estimate timesteps follows the steps (no held relevance)."""
+    values = {"relevance.reach_video": 0, "t_min": 601, "t_max": 700}
+    for video, audio in (((200, 700), (200, 600)), ((200, 600), ())):
+        editor = Editor(video_prior, audio_prior, _config("aved", **values, **_held(video, audio)))
+        state = editor.start(_source(None), torch.Generator().manual_seed(0))
+        assert set(state.held_relevance) == ({"v", "a"} if audio else {"v"})
+        with state.capturing():
+            step = editor.step_losses(state)
+        for m, timesteps in (("v", video), ("a", audio)):
+            grad = torch.autograd.grad(step.losses[f"dds_{m}"], state.z[m])[0]
+            outside = (step.keep[m] == 1)[:, None].expand_as(grad)
+            confined = bool(timesteps) and step.t > max(timesteps)
+            assert outside.any() and (torch.count_nonzero(grad[outside]) == 0) == confined, (m, video, audio)
+
+
+def test_the_frames_anchor_pulls_a_fraction_of_dds_where_it_keeps_the_sounds_of_its_whole_pull():
+    """preservation.kept_pull_*: ‖λ_pres·∇L_pres‖ = ρ·‖keep⊙∇L_dds‖ where on (the frames' by default), ρ·‖∇L_dds‖
+    where off (the sound's)."""
+    z_src = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
+    z = (z_src + 0.1 * torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(1))).requires_grad_(True)
+    delta = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(2))
+    keep = torch.zeros(1, 8, 8)
+    keep[:, :, :3] = 1.0
+    keep[:, :, 3] = 0.5
+    kept = (keep[:, None] * delta).norm()
+    for flip in (False, True):
+        values = {"weights.pres": 0.3, **({"preservation.kept_pull_video": False} if flip else {})}
+        objective = Objective(apply_overrides(EditConfig(), values), pres=True, sync=False)
+        for m in ("v", "a"):
+            losses = {f"dds_{m}": dds_loss(z, delta), f"pres_{m}": anchor_loss(z, z_src, keep)}
+            grads, _ = objective.gradients(losses, {m: z}, step_size=1e-3, keep={m: keep})
+            expected = kept if m == "v" and not flip else delta.norm()
+            assert float((grads[m] - delta).norm()) == pytest.approx(0.3 * float(expected), rel=1e-5), (m, flip)
 
 
 def test_single_edits_make_each_word_level_change_of_the_target_alone():
@@ -276,7 +318,7 @@ def test_a_split_frame_edit_holds_the_maximum_of_each_change_made_alone(video_pr
     values = {
         "prompts.source": source,
         "prompts.target": target,
-        "relevance.estimate_timesteps": (200, 600),
+        **_held((200, 600), (200, 600)),
         "relevance.reach_video": 0,
         "relevance.tau_video": 0.9,
     }

@@ -65,16 +65,19 @@ def test_fast_sits_above_the_model_preset_and_below_explicit_flags(capsys):
     code, out, _ = run_cli(capsys, *argv, "--fast")
     fast = json.loads(out)
     assert code == 0 and (fast["steps"], fast["schedule"], fast["lr"]) == (25, "annealed", 1.0)
-    assert fast["relevance"]["estimate_timesteps"] == [200, 400, 600]
-    code, out, _ = run_cli(capsys, *argv, "--fast", "--steps", "12", "--set", "relevance.estimate_timesteps=")
+    assert fast["relevance"]["estimate_timesteps_video"] == [600, 800]
+    code, out, _ = run_cli(capsys, *argv, "--fast", "--steps", "12", "--set", "relevance.estimate_timesteps_video=")
     assert json.loads(out)["steps"] == 12 and json.loads(out)["schedule"] == "annealed"
-    assert json.loads(out)["relevance"]["estimate_timesteps"] == []  # `--set key=` empties a list
+    assert json.loads(out)["relevance"]["estimate_timesteps_video"] == []  # `--set key=` empties a list
 
 
 @pytest.mark.parametrize(
     "values, message",
     [
-        ({"relevance.estimate_timesteps": (0, 400)}, r"relevance.estimate_timesteps must be an integer in \[1, 999\]"),
+        (
+            {"relevance.estimate_timesteps_audio": (0, 400)},
+            r"relevance.estimate_timesteps_audio must be an integer in \[1, 999\]",
+        ),
         ({"preservation.patch_sizes": ""}, "preservation.patch_sizes needs at least one size"),
     ],
 )
@@ -95,7 +98,7 @@ def test_fast_with_an_attention_relevance_runs_without_the_estimate(video_prior,
     values = {**SMALL, **FAST_PRESET, "relevance.method": "otsu", "prompts.source": "a", "prompts.target": "b"}
     config = apply_overrides(EditConfig(), values).validate()
     state = Editor(video_prior, audio_prior, config).start(_source(None), torch.Generator().manual_seed(0))
-    assert not config.relevance.held() and not state.held_relevance and not state.delta_magnitude
+    assert not config.relevance.held("v") and not state.held_relevance and not state.delta_magnitude
 
 
 def test_a_compiler_failure_is_one_line_and_other_errors_pass_through(video_prior, monkeypatch):

@@ -43,7 +43,7 @@ class Objective:
     v2 terms: `pres_m`, the latent anchor ½Σ(1 − r)(z − z_src)² with r the `delta` relevance; `sync`, the sound's
     latent flux envelope held to the source's (2 − 2·corr); `motion_v`, where the frames change held to the
     source's. v1 forms (PatchNCE, cross-modal InfoNCE) by config. Where the relevance is estimated before the edit
-    (`relevance.estimate_timesteps`), DDS's direction is confined to it at steps above those timesteps: δ·r.
+    (`relevance.estimate_timesteps_*`), DDS's direction is confined to it at steps above those timesteps: δ·r.
     """
 
     def __init__(self, config: EditConfig, pres: bool, sync: bool):
@@ -67,10 +67,10 @@ class Objective:
         """The named terms at this step: dds_m and pres_m per modality, sync across them, motion_v on the frames."""
         cfg = self.config
         out: dict[str, torch.Tensor] = {}
-        held = cfg.relevance.held()
+        rel = cfg.relevance
         for m, view in views.items():
             # Above the timesteps the relevance was estimated at, the prior cannot tell where the object is.
-            confine = self.pres and held and view.t > max(cfg.relevance.estimate_timesteps)
+            confine = self.pres and rel.held(m) and view.t > max(rel.estimate_timesteps(m))
             out[f"dds_{m}"] = dds_loss(view.z, view.delta * view.relevance[:, None] if confine else view.delta)
             if self.pres and (self.config.preservation.form == "anchor" or view.trg_features):
                 out[f"pres_{m}"] = self._preservation(view)
@@ -113,10 +113,16 @@ class Objective:
         return sync_loss(segments["v"], segments["a"], self.config.sync.temperature)
 
     def gradients(
-        self, losses: dict[str, torch.Tensor], latents: dict[str, torch.Tensor], step_size: float
+        self,
+        losses: dict[str, torch.Tensor],
+        latents: dict[str, torch.Tensor],
+        step_size: float,
+        keep: dict[str, torch.Tensor],
     ) -> tuple[dict[str, torch.Tensor], dict[str, float]]:
         """Each latent's combined gradient, and the realised λ of every term beside DDS on every latent it touches
-        (0 where the term is at rest, so each step records the same keys).
+        (0 where the term is at rest, so each step records the same keys). `keep`: each latent's 1 − relevance
+        [B, h, w], which the anchor holds; where `preservation.kept_pull_*`, the anchor's λ is
+        ρ·‖keep⊙∇L_dds‖/‖∇L_pres‖.
 
         A term is at rest where its gradient is below REST_RATIO of DDS's pull or not finite. The anchor's λ is also
         capped at 1/step_size: its gradient is keep·(z − z_src), so a larger λ would carry a kept position past the
@@ -129,6 +135,8 @@ class Objective:
             if f"dds_{m}" in losses:
                 total[m] = total[m] + dds_weight * _grads(losses[f"dds_{m}"], [latents[m]], keep_graph=True)[0]
         pull = {m: total[m].norm() for m in names}
+        preservation = self.config.preservation
+        anchor_pull = {m: (keep[m][:, None] * total[m]).norm() if preservation.kept_pull(m) else pull[m] for m in names}
         realised: dict[str, float] = {}
         fractions = self.fractions()
         others = [k for k in losses if _family(k) != "dds" and fractions.get(_family(k), 0) > 0]
@@ -138,8 +146,10 @@ class Objective:
             for m, grad in zip(touched, grads, strict=True):
                 norm = grad.norm()
                 moving = bool(torch.isfinite(norm)) and norm > REST_RATIO * pull[m] and norm > 0
-                weight = fractions[_family(key)] * pull[m] / norm if moving else norm.new_zeros(())
-                if _family(key) == "pres" and self.config.preservation.form == "anchor":
+                anchor = _family(key) == "pres" and preservation.form == "anchor"
+                reference = anchor_pull[m] if anchor else pull[m]
+                weight = fractions[_family(key)] * reference / norm if moving else norm.new_zeros(())
+                if anchor:
                     weight = weight.clamp(max=1 / step_size)
                 if moving:
                     total[m] = total[m] + weight * grad
