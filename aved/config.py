@@ -56,6 +56,11 @@ VOCODERS = ("pipeline", "griffin-lim")
 # size (scale-free), and its default is that step.
 PUBLIC_DDS_STEP = 0.1 * 2000 / (64 * 64)
 RELEVANCE_METHODS = ("delta", "fixed", "otsu")
+# Fields an older config.json may name, and what holds their setting now (a loaded file is refused, not guessed at)
+RENAMED_FIELDS = {
+    "relevance.estimate_timesteps": "relevance.estimate_timesteps_video and relevance.estimate_timesteps_audio "
+    "(one per modality since 2026-12-04; older edits also ran with preservation.kept_pull_video = false)",
+}
 PRESERVATION_FORMS = ("anchor", "patchnce")
 SYNC_FORMS = ("timing", "infonce")
 DTYPES = ("float32", "float16", "bfloat16")
@@ -170,9 +175,10 @@ class RelevanceConfig:
     # steps above these timesteps (where the prior cannot tell where the object is) each DDS direction is confined to
     # it (δ·r). Empty: |δ| is averaged over the edit's steps as they go, which follows the edit's own drift (ToyWorld,
     # 200 steps: sound-event F1 0.81 → 0.91 on 12 kind edits with it held, benchmarks/README.md "A relevance held and
-    # pooled"). The frames' sit higher: at t ≤ 600 a smooth background's |δ| (ToyWorld's grass gradient) leaves bands
-    # a background edit never frees (with the anchor's kept pull, +0.088 ± 0.072 frame accuracy on the 55 background
-    # edits, benchmarks/README.md "What holds a background edit"); the sound's at 600/800 lost events (F1 −0.030).
+    # pooled"). The frames' sit higher: at t = 200, 400 a smooth background's |δ| (ToyWorld's grass gradient) leaves
+    # bands a background edit never frees (with the anchor's kept pull, +0.088 ± 0.072 frame accuracy on the 55
+    # background edits, benchmarks/README.md "What holds a background edit"); the sound's at 600/800 lost events
+    # (F1 −0.030).
     estimate_timesteps_video: tuple[int, ...] = (600, 800)
     estimate_timesteps_audio: tuple[int, ...] = (200, 400, 600)
     # delta only: each frame's source latent split into this many k-means regions, and a region wholly relevant where
@@ -189,7 +195,7 @@ class RelevanceConfig:
 
     def estimate_timesteps(self, m: str) -> tuple[int, ...]:
         """Modality m's ("v" or "a") `estimate_timesteps_*`."""
-        return self.estimate_timesteps_video if m == "v" else self.estimate_timesteps_audio
+        return {"v": self.estimate_timesteps_video, "a": self.estimate_timesteps_audio}[m]
 
     def held(self, m: str) -> bool:
         """Whether modality m's relevance is estimated before the edit and held (`estimate_timesteps_*`, delta only)."""
@@ -223,7 +229,7 @@ class PreservationConfig:
 
     def kept_pull(self, m: str) -> bool:
         """Modality m's ("v" or "a") `kept_pull_*`: whether its anchor's λ is scaled to DDS's pull where it keeps."""
-        return self.form == "anchor" and (self.kept_pull_video if m == "v" else self.kept_pull_audio)
+        return self.form == "anchor" and {"v": self.kept_pull_video, "a": self.kept_pull_audio}[m]
 
 
 @dataclass
@@ -431,6 +437,8 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
 def _assign(obj: Any, key: str, parts: list[str], value: Any) -> None:
     hints = typing.get_type_hints(type(obj))
     name = parts[0]
+    if key in RENAMED_FIELDS:
+        raise AvedError(f"config field '{key}' is now {RENAMED_FIELDS[key]}")
     if name not in hints:
         known = ", ".join(sorted(hints))
         raise AvedError(f"unknown config field '{key}' (fields here: {known})")

@@ -286,7 +286,7 @@ class Editor:
         Modes without preservation have no use for it; the streams are left as they were, so every mode draws the
         same noise and timesteps for its steps."""
         rel = self.config.relevance
-        if not state.objective.pres:
+        if not (state.objective.pres and any(rel.held(m) for m in state.z)):
             return
         views = {"v": (self._video_view, self.video), "a": (self._audio_view, self.audio)}
         held = {}
@@ -324,7 +324,7 @@ class Editor:
         relevance = {
             m: self._frames(state, v.relevance[:, None])[:, 0] if m == "v" else v.relevance[0] for m, v in views.items()
         }
-        keep = {m: 1 - v.relevance.detach() for m, v in views.items()}
+        keep = {m: v.keep.detach() for m, v in views.items()}
         return StepLosses(losses, {m: r.detach() for m, r in relevance.items()}, keep, diagnostics, int(t))
 
     def _frames(self, state: EditState, grids: torch.Tensor) -> torch.Tensor:

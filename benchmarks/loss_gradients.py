@@ -4,7 +4,8 @@ the v2 objective realises (λ_k = ρ_k·‖∇L_dds‖/‖∇L_k‖, docs/design
 For one clip and prompt pair this draws timesteps (and noise, grid shuffles) exactly as the editor does
 (`Editor.start` / `Editor.step_losses` / `Objective.gradients`) and prints, per term, the median over the draws of
 ‖∂L/∂z_v‖ and ‖∂L/∂z_a‖, their ratio to the same modality's ‖λ_dds·∂L_dds/∂z‖ (what a fixed λ = 1 would give), and
-the realised ratio ‖λ_k·∂L_k/∂z‖ / ‖λ_dds·∂L_dds/∂z‖ (ρ_k where the term is not at rest, 0 where it is). It does
+the realised ratio ‖λ_k·∂L_k/∂z‖ / ‖λ_dds·∂L_dds/∂z‖ (ρ_k where the term is not at rest, 0 where it is; for the
+frames' anchor ρ·‖(1 − r)⊙∂L_dds/∂z‖/‖∂L_dds/∂z‖, `preservation.kept_pull_video`). It does
 this at the source latents (step 0: every term but DDS is at rest there) and, with `--edited`, again at the
 latents a full edit ends on.
 

@@ -1,7 +1,7 @@
 """The frame relevance an `aved` edit holds, on the object and on the background, per ToyWorld edit type.
 
 For the first tasks of a ToyWorld task set (identity skipped), the editor's own estimate before the first step
-(`Editor.start`: relevance.estimate_timesteps, the preset's regions and reach) with the frame edit split into its
+(`Editor.start`: relevance.estimate_timesteps_video, the preset's regions and reach) with the frame edit split into its
 single changes (`relevance.split_video`, the default) and not. Prints, per edit type, the mean held relevance over
 the latent cells of the object and of the background (from the analytic object mask of the source frames, a cell
 is the object's where it covers half of it): what the anchor frees (1) and holds (0). An edit that changes the

@@ -61,11 +61,13 @@ def test_fast_sits_above_the_model_preset_and_below_explicit_flags(capsys):
 
     from cli_helpers import run_cli
 
+    from aved.config import RelevanceConfig
+
     argv = ["edit", "x.mp4", "--model", "toyworld", "--source", "a", "--target", "b", "--out", "o", "--dry-run"]
     code, out, _ = run_cli(capsys, *argv, "--fast")
     fast = json.loads(out)
     assert code == 0 and (fast["steps"], fast["schedule"], fast["lr"]) == (25, "annealed", 1.0)
-    assert fast["relevance"]["estimate_timesteps_video"] == [600, 800]
+    assert fast["relevance"]["estimate_timesteps_video"] == list(RelevanceConfig().estimate_timesteps_video)
     code, out, _ = run_cli(capsys, *argv, "--fast", "--steps", "12", "--set", "relevance.estimate_timesteps_video=")
     assert json.loads(out)["steps"] == 12 and json.loads(out)["schedule"] == "annealed"
     assert json.loads(out)["relevance"]["estimate_timesteps_video"] == []  # `--set key=` empties a list
@@ -79,6 +81,10 @@ def test_fast_sits_above_the_model_preset_and_below_explicit_flags(capsys):
             r"relevance.estimate_timesteps_audio must be an integer in \[1, 999\]",
         ),
         ({"preservation.patch_sizes": ""}, "preservation.patch_sizes needs at least one size"),
+        (
+            {"relevance.estimate_timesteps": (200,)},
+            "'relevance.estimate_timesteps' is now relevance.estimate_timesteps_video",
+        ),
     ],
 )
 def test_a_relevance_estimate_or_an_empty_list_is_refused_where_it_cannot_work(values, message):
@@ -98,7 +104,12 @@ def test_fast_with_an_attention_relevance_runs_without_the_estimate(video_prior,
     values = {**SMALL, **FAST_PRESET, "relevance.method": "otsu", "prompts.source": "a", "prompts.target": "b"}
     config = apply_overrides(EditConfig(), values).validate()
     state = Editor(video_prior, audio_prior, config).start(_source(None), torch.Generator().manual_seed(0))
-    assert not config.relevance.held("v") and not state.held_relevance and not state.delta_magnitude
+    assert (
+        not config.relevance.held("v")
+        and not config.relevance.held("a")
+        and not state.held_relevance
+        and not state.delta_magnitude
+    )
 
 
 def test_a_compiler_failure_is_one_line_and_other_errors_pass_through(video_prior, monkeypatch):

@@ -35,10 +35,15 @@ class ModalityView:
     frames: Callable[[torch.Tensor], torch.Tensor] | None = None  # video: grid latents → per-frame [F, C, h, w]
     generator: torch.Generator | None = None  # this modality's stream, for the v1 PatchNCE's patch draws
 
+    @property
+    def keep(self) -> torch.Tensor:
+        """1 − relevance: how far each position is the anchor's to hold."""
+        return 1 - self.relevance
+
 
 class Objective:
     """L = λ_dds·Σ_m L_dds_m + Σ_k λ_k·L_k with λ_k = ρ_k·‖∇L_dds_m‖/‖∇L_k,m‖ per modality m
-    (docs/design.md §2b rule 1).
+    (docs/design.md §2b rule 1); the frames' anchor's ρ·‖(1 − r)⊙∇L_dds_v‖/‖∇L_pres_v‖ (`preservation.kept_pull_*`).
 
     v2 terms: `pres_m`, the latent anchor ½Σ(1 − r)(z − z_src)² with r the `delta` relevance; `sync`, the sound's
     latent flux envelope held to the source's (2 − 2·corr); `motion_v`, where the frames change held to the
@@ -90,7 +95,7 @@ class Objective:
     def _preservation(self, view: ModalityView) -> torch.Tensor:
         p = self.config.preservation
         if p.form == "anchor":
-            return anchor_loss(view.z, view.z_src, 1 - view.relevance)
+            return anchor_loss(view.z, view.z_src, view.keep)
         return preservation_loss(
             view.trg_features,
             view.src_features,
@@ -130,13 +135,13 @@ class Objective:
         """
         names = list(latents)
         dds_weight = self.config.weights.dds
-        total = {m: torch.zeros_like(latents[m]) for m in names}
+        dds = {m: torch.zeros_like(latents[m]) for m in names}
         for m in names:
             if f"dds_{m}" in losses:
-                total[m] = total[m] + dds_weight * _grads(losses[f"dds_{m}"], [latents[m]], keep_graph=True)[0]
-        pull = {m: total[m].norm() for m in names}
+                dds[m] = dds_weight * _grads(losses[f"dds_{m}"], [latents[m]], keep_graph=True)[0]
+        total = dict(dds)
+        pull = {m: dds[m].norm() for m in names}
         preservation = self.config.preservation
-        anchor_pull = {m: (keep[m][:, None] * total[m]).norm() if preservation.kept_pull(m) else pull[m] for m in names}
         realised: dict[str, float] = {}
         fractions = self.fractions()
         others = [k for k in losses if _family(k) != "dds" and fractions.get(_family(k), 0) > 0]
@@ -147,7 +152,7 @@ class Objective:
                 norm = grad.norm()
                 moving = bool(torch.isfinite(norm)) and norm > REST_RATIO * pull[m] and norm > 0
                 anchor = _family(key) == "pres" and preservation.form == "anchor"
-                reference = anchor_pull[m] if anchor else pull[m]
+                reference = (keep[m][:, None] * dds[m]).norm() if anchor and preservation.kept_pull(m) else pull[m]
                 weight = fractions[_family(key)] * reference / norm if moving else norm.new_zeros(())
                 if anchor:
                     weight = weight.clamp(max=1 / step_size)
