@@ -408,7 +408,7 @@ def _add_fast_option(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help=f"the short schedule: {steps} {schedule} steps instead of {_field_default('steps')} "
         f"{_field_default('schedule')} ones, the frames' held relevance unwidened "
-        f"(relevance.reach_video {FAST_PRESET['relevance.reach_video']})",
+        f"(relevance.reach_video {FAST_PRESET['relevance.reach_video']}) and estimated as the sound's",
     )
 
 

@@ -49,6 +49,12 @@ FAST_PRESET: dict[str, Any] = {
     # error 8.4 → 4.4 px on the 110 tasks, benchmarks/README.md "The first step redraws the object"). Widened by a
     # latent cell each way, it still let that first step move the object by up to a cell (4.4 px; unwidened 2.8 px).
     "relevance.reach_video": 0,
+    # The frames' relevance estimated and DDS confined as the sound's, their anchor against DDS's whole pull, as
+    # before the 200-step defaults moved (2026-12-04): at those, 25 annealed steps' large steps in (600, 800] ran
+    # unconfined and the trajectory error rose 1.7 ± 0.7 px (4.0 → 5.8) for +0.006 ± 0.025 frame accuracy (110
+    # tasks; benchmarks/README.md "The frames' relevance estimated higher").
+    "relevance.estimate_timesteps_video": (200, 400, 600),
+    "preservation.kept_pull_video": False,
 }
 VOCODERS = ("pipeline", "griffin-lim")
 # The public DDS and CDS code take SGD steps of lr 0.1 on 2000·(z·δ).sum()/(H·W): every latent element moves by

@@ -64,10 +64,17 @@ def test_fast_sits_above_the_model_preset_and_below_explicit_flags(capsys):
     from aved.config import RelevanceConfig
 
     argv = ["edit", "x.mp4", "--model", "toyworld", "--source", "a", "--target", "b", "--out", "o", "--dry-run"]
+    frames_default = list(RelevanceConfig().estimate_timesteps_video)
+    plain = json.loads(run_cli(capsys, *argv)[1])
+    assert plain["relevance"]["estimate_timesteps_video"] == frames_default
     code, out, _ = run_cli(capsys, *argv, "--fast")
     fast = json.loads(out)
     assert code == 0 and (fast["steps"], fast["schedule"], fast["lr"]) == (25, "annealed", 1.0)
-    assert fast["relevance"]["estimate_timesteps_video"] == list(RelevanceConfig().estimate_timesteps_video)
+    # --fast holds the frames' estimate where the sound's is, not at the 200-step default
+    assert (
+        fast["relevance"]["estimate_timesteps_video"] == fast["relevance"]["estimate_timesteps_audio"] != frames_default
+    )
+    assert not fast["preservation"]["kept_pull_video"] and plain["preservation"]["kept_pull_video"]
     code, out, _ = run_cli(capsys, *argv, "--fast", "--steps", "12", "--set", "relevance.estimate_timesteps_video=")
     assert json.loads(out)["steps"] == 12 and json.loads(out)["schedule"] == "annealed"
     assert json.loads(out)["relevance"]["estimate_timesteps_video"] == []  # `--set key=` empties a list
