@@ -51,7 +51,7 @@ FAST_PRESET: dict[str, Any] = {
     "relevance.reach_video": 0,
     # The frames' relevance estimated and DDS confined as the sound's, their anchor against DDS's whole pull, as
     # before the 200-step defaults moved (2026-12-04): at those, 25 annealed steps' large steps in (600, 800] ran
-    # unconfined and the trajectory error rose 1.7 ± 0.7 px (4.0 → 5.8) for +0.006 ± 0.025 frame accuracy (110
+    # unconfined and the trajectory error rose 1.6 ± 0.7 px (4.0 → 5.7) for +0.007 ± 0.024 frame accuracy (110
     # tasks; benchmarks/README.md "The frames' relevance estimated higher").
     "relevance.estimate_timesteps_video": (200, 400, 600),
     "preservation.kept_pull_video": False,
