@@ -408,7 +408,9 @@ def _add_fast_option(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help=f"the short schedule: {steps} {schedule} steps instead of {_field_default('steps')} "
         f"{_field_default('schedule')} ones, the frames' held relevance unwidened "
-        f"(relevance.reach_video {FAST_PRESET['relevance.reach_video']}) and estimated as the sound's",
+        f"(relevance.reach_video {FAST_PRESET['relevance.reach_video']}), estimated at "
+        f"{', '.join(map(str, FAST_PRESET['relevance.estimate_timesteps_video']))} and its anchor against DDS's "
+        f"whole pull (preservation.kept_pull_video {FAST_PRESET['preservation.kept_pull_video']})",
     )
 
 

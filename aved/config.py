@@ -184,7 +184,7 @@ class RelevanceConfig:
     # pooled"). The frames' sit higher: at t = 200, 400 a smooth background's |δ| (ToyWorld's grass gradient) leaves
     # bands a background edit never frees (with the anchor's kept pull, +0.088 ± 0.072 frame accuracy on the 55
     # background edits, benchmarks/README.md "What holds a background edit"); the sound's at 600/800 lost events
-    # (F1 −0.030).
+    # (with the kept pull on both modalities, sound-event F1 −0.052 ± 0.039).
     estimate_timesteps_video: tuple[int, ...] = (600, 800)
     estimate_timesteps_audio: tuple[int, ...] = (200, 400, 600)
     # delta only: each frame's source latent split into this many k-means regions, and a region wholly relevant where
@@ -224,8 +224,8 @@ class PreservationConfig:
     composite: float = 0.1
     # anchor only, per modality: True, its λ is ρ·‖(1 − r)⊙∇L_dds‖/‖∇L_pres‖, a fraction of DDS's pull where it
     # keeps; False, of DDS's whole pull. On a background edit that whole pull is the relevant region's, and an anchor
-    # scaled to it held positions of r high but < 1 against the edit (ToyWorld, from grass: 4.5–6.1 dB toward the
-    # truth, 14.6–18.9 with the frames' anchor off; benchmarks/README.md "What holds a background edit"). The
+    # scaled to it held positions of r high but < 1 against the edit (ToyWorld tasks 050, 058, 012: 4.5–6.1 dB PSNR
+    # vs truth, 14.6–18.9 with the frames' anchor off; benchmarks/README.md "What holds a background edit"). The
     # sound's stays whole: with it and the frames' estimate timesteps on the sound too, sound-event F1 fell 0.052.
     kept_pull_video: bool = True
     kept_pull_audio: bool = False
