@@ -38,6 +38,8 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
         "relevance.frame_regions": 2,
     },
 }
+# The sound's held-relevance timesteps, and --fast's for the frames too (RelevanceConfig.estimate_timesteps_*).
+MID_NOISE_ESTIMATE = (200, 400, 600)
 # `--fast`: the annealed schedule (aved/schedule.py) in 25 steps instead of 200 random ones; what it costs and
 # keeps is measured in benchmarks/README.md ("Fast edits"). It sits above the model preset, below --config.
 FAST_PRESET: dict[str, Any] = {
@@ -53,7 +55,7 @@ FAST_PRESET: dict[str, Any] = {
     # before the 200-step defaults moved (2026-12-04): at those, 25 annealed steps' large steps in (600, 800] ran
     # unconfined and the trajectory error rose 1.6 ± 0.7 px (4.0 → 5.7) for +0.007 ± 0.024 frame accuracy (110
     # tasks; benchmarks/README.md "The frames' relevance estimated higher").
-    "relevance.estimate_timesteps_video": (200, 400, 600),
+    "relevance.estimate_timesteps_video": MID_NOISE_ESTIMATE,
     "preservation.kept_pull_video": False,
 }
 VOCODERS = ("pipeline", "griffin-lim")
@@ -186,7 +188,7 @@ class RelevanceConfig:
     # background edits, benchmarks/README.md "What holds a background edit"); the sound's at 600/800 lost events
     # (with the kept pull on both modalities, sound-event F1 −0.052 ± 0.039).
     estimate_timesteps_video: tuple[int, ...] = (600, 800)
-    estimate_timesteps_audio: tuple[int, ...] = (200, 400, 600)
+    estimate_timesteps_audio: tuple[int, ...] = MID_NOISE_ESTIMATE
     # delta only: each frame's source latent split into this many k-means regions, and a region wholly relevant where
     # its mean score reaches τ of the top region's, so a background edit frees the whole background, not its patches
     # where |δ| peaks. 0: off (positions alone). Meant for scenes of few flat regions (ToyWorld: one object on one

@@ -286,7 +286,7 @@ class Editor:
         Modes without preservation have no use for it; the streams are left as they were, so every mode draws the
         same noise and timesteps for its steps."""
         rel = self.config.relevance
-        if not (state.objective.pres and any(rel.held(m) for m in state.z)):
+        if not state.objective.pres:
             return
         views = {"v": (self._video_view, self.video), "a": (self._audio_view, self.audio)}
         held = {}

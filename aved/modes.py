@@ -56,6 +56,7 @@ ABLATIONS: dict[str, dict[str, object]] = {
     "aved-widened-sound": {"relevance.reach_audio": 1},
     "aved-unsplit": {"relevance.split_video": False},
     "aved-whole-pull": {"preservation.kept_pull_video": False},
+    # config.MID_NOISE_ESTIMATE, written out: aved.config imports this module
     "aved-low-estimate": {"relevance.estimate_timesteps_video": (200, 400, 600)},
 }
 DEFAULT_ABLATIONS = (
