@@ -433,7 +433,7 @@ class Editor:
         rel, grid = self.config.relevance, self.config.media.grid
         if m == "v":
             frames = self._frames(state, magnitude)
-            per_frame = delta_relevance(frames, 1, rel.tau_video, rel.reach_video, state.frame_regions)
+            per_frame = delta_relevance(frames, 1, rel.tau_video, rel.reach_video, state.frame_regions, rel.tau_regions)
             return pack_grids(per_frame[:, None], grid)[:, 0]
         # one window for a short sound: then this is the window's own delta relevance
         return windowed_delta_relevance(magnitude, state.audio_windows, rel.tau_audio, rel.reach_audio)

@@ -77,11 +77,17 @@ def relevance_map(
 
 
 def delta_relevance(
-    delta_magnitude: torch.Tensor, grid: int, tau: float, reach: int, regions: torch.Tensor | None = None
+    delta_magnitude: torch.Tensor,
+    grid: int,
+    tau: float,
+    reach: int,
+    regions: torch.Tensor | None = None,
+    tau_regions: float = 0.5,
 ) -> torch.Tensor:
     """[B, C, h, w] mean |δ| over steps → [B, h, w] in [0, 1]: where the two prompts' predictions differ (DiffEdit,
     Couairon et al. 2023, §3.2), averaged over a (2·reach+1)² window, per cell min–max normalised, fully relevant
-    from τ up, wholly relevant over each of the `regions` labels' regions that `region_relevance` marks, and widened
+    from τ up, wholly relevant over each of the `regions` labels' regions that `region_relevance` marks at
+    `tau_regions`, and widened
     by `reach` positions each way so an edited object may change its outline."""
     window = 2 * reach + 1
     magnitude = delta_magnitude.float().mean(1, keepdim=True)
@@ -90,7 +96,7 @@ def delta_relevance(
     scores = normalize_cells(magnitude[:, 0], grid)
     soft = (scores / tau).clamp(max=1.0) if tau > 0 else torch.ones_like(scores)
     if regions is not None:
-        soft = torch.maximum(soft, region_relevance(scores, regions, tau))
+        soft = torch.maximum(soft, region_relevance(scores, regions, tau_regions))
     return F.max_pool2d(soft[:, None], window, stride=1, padding=reach)[:, 0] if reach else soft
 
 
@@ -116,7 +122,7 @@ def latent_regions(z: torch.Tensor, count: int, iterations: int = 10) -> torch.T
 
 def region_relevance(scores: torch.Tensor, labels: torch.Tensor, tau: float) -> torch.Tensor:
     """[B, h, w] scores and region labels → 1 over each region whose mean score reaches τ of the highest region mean
-    of its map (the delta relevance's own rule, region by region), else 0; a map without any score marks nothing."""
+    of its map (the delta relevance's rule on region means), else 0; a map without any score marks nothing."""
     out = torch.zeros_like(scores)
     for i in range(scores.shape[0]):
         regions = [labels[i] == k for k in labels[i].unique()]

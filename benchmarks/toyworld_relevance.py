@@ -87,15 +87,20 @@ def object_and_far(frames: np.ndarray, size: int) -> tuple[torch.Tensor, torch.T
     return inside, ~near
 
 
-def delta_masks(magnitude: torch.Tensor, grid: int, regions: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def delta_masks(
+    magnitude: torch.Tensor, grid: int, regions: torch.Tensor | None = None, tau_regions: float = 0.5
+) -> dict[str, torch.Tensor]:
     """The `delta` relevance from the mean |δ| of the draws, marked where it is ≥ 0.5, for several τ and reaches;
-    with `regions` (the source frames' k-means labels) also pooled by region (`relevance.frame_regions`)."""
+    with `regions` (the source frames' k-means labels) also pooled by region at `tau_regions`
+    (`relevance.frame_regions`)."""
     out = {}
     for tau in DELTA_TAUS:
         for reach in DELTA_REACHES:
             out[f"δ τ{tau} r{reach}"] = delta_relevance(magnitude, grid, tau, reach) >= 0.5
             if regions is not None:
-                out[f"δ τ{tau} r{reach} +reg"] = delta_relevance(magnitude, grid, tau, reach, regions) >= 0.5
+                out[f"δ τ{tau} r{reach} +reg"] = (
+                    delta_relevance(magnitude, grid, tau, reach, regions, tau_regions) >= 0.5
+                )
     return out
 
 
@@ -156,7 +161,7 @@ def main() -> None:
         # The delta relevance is a mean over the edit's steps: here over the draws, once per task.
         v_magnitude = torch.stack(v_delta).mean(0)
         regions = latent_regions(unpack_grids(z_v, n, len(source.frames)), config.relevance.frame_regions)
-        for name, mask in delta_masks(v_magnitude, 1, regions).items():
+        for name, mask in delta_masks(v_magnitude, 1, regions, config.relevance.tau_regions).items():
             add(stats[group], name, mask, v_truth)
         inside, far = object_and_far(source.frames, v_magnitude.shape[-1])
         per_cell = v_magnitude.mean(1)

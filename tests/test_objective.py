@@ -159,9 +159,14 @@ def test_a_region_is_wholly_relevant_from_tau_of_the_top_regions_mean():
     assert marked[0].min() == 1
     assert torch.equal(marked[1], (labels[1] == 0).float())
     assert marked[2].max() == 0
-    magnitude = scores[:1, None].expand(1, 4, 4, 4)
-    alone, pooled = delta_relevance(magnitude, 1, 0.5, 0), delta_relevance(magnitude, 1, 0.5, 0, labels[:1])
-    assert alone[0, 2:, 2:].max() == 0 and pooled.min() == 1
+    assert region_relevance(scores, labels, tau=0.3)[1].min() == 1  # 3 / 8 ≥ 0.3
+    magnitude = scores[:2, None].expand(2, 4, 4, 4)
+    alone = delta_relevance(magnitude, 1, 0.5, 0)
+    pooled = delta_relevance(magnitude, 1, 0.5, 0, labels[:2], tau_regions=0.5)
+    assert alone[0, 2:, 2:].max() == 0 and pooled[0].min() == 1
+    # the regions' τ is their own: the positions' τ still leaves region 1's unscored half of map 1 out
+    lower = delta_relevance(magnitude, 1, 0.5, 0, labels[:2], tau_regions=0.3)
+    assert pooled[1, 2:, 2:].min() == 0 and lower[1].min() == 1
 
 
 def test_the_anchor_never_carries_a_kept_position_past_the_source():
