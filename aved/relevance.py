@@ -76,6 +76,15 @@ def relevance_map(
     return torch.stack(maps).mean(0)
 
 
+def delta_scores(delta_magnitude: torch.Tensor, grid: int, reach: int) -> torch.Tensor:
+    """[B, C, h, w] mean |δ| over steps → [B, h, w]: its channel mean averaged over a (2·reach+1)² window, per cell
+    min–max normalised (what `delta_relevance` thresholds)."""
+    magnitude = delta_magnitude.float().mean(1, keepdim=True)
+    if reach:
+        magnitude = F.avg_pool2d(magnitude, 2 * reach + 1, stride=1, padding=reach, count_include_pad=True)
+    return normalize_cells(magnitude[:, 0], grid)
+
+
 def delta_relevance(
     delta_magnitude: torch.Tensor,
     grid: int,
@@ -87,13 +96,9 @@ def delta_relevance(
     """[B, C, h, w] mean |δ| over steps → [B, h, w] in [0, 1]: where the two prompts' predictions differ (DiffEdit,
     Couairon et al. 2023, §3.2), averaged over a (2·reach+1)² window, per cell min–max normalised, fully relevant
     from τ up, wholly relevant over each of the `regions` labels' regions that `region_relevance` marks at
-    `tau_regions`, and widened
-    by `reach` positions each way so an edited object may change its outline."""
+    `tau_regions`, and widened by `reach` positions each way so an edited object may change its outline."""
     window = 2 * reach + 1
-    magnitude = delta_magnitude.float().mean(1, keepdim=True)
-    if reach:
-        magnitude = F.avg_pool2d(magnitude, window, stride=1, padding=reach, count_include_pad=True)
-    scores = normalize_cells(magnitude[:, 0], grid)
+    scores = delta_scores(delta_magnitude, grid, reach)
     soft = (scores / tau).clamp(max=1.0) if tau > 0 else torch.ones_like(scores)
     if regions is not None:
         soft = torch.maximum(soft, region_relevance(scores, regions, tau_regions))
@@ -120,17 +125,27 @@ def latent_regions(z: torch.Tensor, count: int, iterations: int = 10) -> torch.T
     return torch.stack(labels).view(b, h, w)
 
 
+def region_ratios(scores: torch.Tensor, labels: torch.Tensor) -> list[tuple[list[torch.Tensor], torch.Tensor]]:
+    """[B, h, w] scores and region labels → per map, its regions' masks and each region's mean score over the highest
+    region mean (0 for a map without any score): the quantity `region_relevance` holds to its τ."""
+    out = []
+    for i in range(scores.shape[0]):
+        regions = [labels[i] == k for k in labels[i].unique()]
+        means = torch.stack([scores[i][r].mean() for r in regions])
+        top = means.max()
+        out.append((regions, means / top if top > 0 else torch.zeros_like(means)))
+    return out
+
+
 def region_relevance(scores: torch.Tensor, labels: torch.Tensor, tau: float) -> torch.Tensor:
     """[B, h, w] scores and region labels → 1 over each region whose mean score reaches τ of the highest region mean
     of its map (the delta relevance's rule on region means), else 0; a map without any score marks nothing."""
     out = torch.zeros_like(scores)
-    for i in range(scores.shape[0]):
-        regions = [labels[i] == k for k in labels[i].unique()]
-        means = torch.stack([scores[i][r].mean() for r in regions])
-        if means.max() <= 0:
+    for i, (regions, ratios) in enumerate(region_ratios(scores, labels)):
+        if ratios.max() <= 0:
             continue
-        for region, mean in zip(regions, means, strict=True):
-            out[i][region] = float(mean >= tau * means.max())
+        for region, ratio in zip(regions, ratios, strict=True):
+            out[i][region] = float(ratio >= tau)
     return out
 
 

@@ -12,7 +12,9 @@ where it is ≥ 0.5, for several τ and reaches):
 
 Prints, per modality and threshold, the mean IoU with the truth, the recall, and the fraction of cells marked
 (and the fraction the truth covers, for scale); then, per edit type, the frames' mean |δ| inside the object and
-well away from it (≥ 2 cells): whether δ itself tells a background edit from an edit that must keep the background.
+well away from it (≥ 2 cells), and the lowest region's mean score over the top region's (what
+`relevance.tau_regions` is held to; a frame's value, averaged over the clip): whether δ itself tells a background
+edit from an edit that must keep the background.
 
     python benchmarks/toyworld_relevance.py [--tasks 24] [--timesteps 4] [--task-seed 1]
 """
@@ -34,7 +36,7 @@ from aved.editor import ModalityBranch
 from aved.media.frames import unpack_grids
 from aved.media.mel import waveform_to_mel
 from aved.priors.load import load_audio_prior, load_video_prior
-from aved.relevance import delta_relevance, latent_regions, relevance_mask
+from aved.relevance import delta_relevance, delta_scores, latent_regions, region_ratios, relevance_mask
 from aved.toyworld.scorers import object_mask
 from aved.toyworld.tasks import task_set
 
@@ -165,8 +167,12 @@ def main() -> None:
             add(stats[group], name, mask, v_truth)
         inside, far = object_and_far(source.frames, v_magnitude.shape[-1])
         per_cell = v_magnitude.mean(1)
+        ratios = region_ratios(delta_scores(v_magnitude, 1, config.relevance.reach_video), regions)
+        lowest = float(np.mean([float(r.min()) for _, r in ratios]))
         if inside.any() and far.any():
-            by_type.setdefault(task.edit_type, []).append((per_cell[inside].mean().item(), per_cell[far].mean().item()))
+            by_type.setdefault(task.edit_type, []).append(
+                (per_cell[inside].mean().item(), per_cell[far].mean().item(), lowest)
+            )
         for name, mask in delta_masks(torch.stack(a_delta).mean(0), 1).items():
             add(stats["sound"], name, mask[0], a_truth)
     print(f"{len(tasks)} tasks × {args.timesteps} timesteps, relevance at the start of the edit")
@@ -177,12 +183,15 @@ def main() -> None:
             iou = np.mean(entry["iou"]) if entry["iou"] else float("nan")
             recall = np.mean(entry["recall"]) if entry["recall"] else float("nan")
             print(f"{name:>10s} {iou:6.3f} {recall:7.3f} {np.mean(entry['marked']):7.3f}")
-    print(f"\nframes' mean |δ| by edit type: in the object, ≥ {FAR_CELLS} cells from it, and their ratio per task")
-    print(f"{'edit type':>24s} {'tasks':>5s} {'object':>7s} {'far':>7s} {'far/object':>11s}")
+    print(f"\nframes' mean |δ| by edit type: in the object, ≥ {FAR_CELLS} cells from it, and their ratio per task;")
+    print(f"the lowest region's score over the top region's (relevance.tau_regions = {config.relevance.tau_regions})")
+    print(f"{'edit type':>24s} {'tasks':>5s} {'object':>7s} {'far':>7s} {'far/object':>11s} {'lowest/top region':>24s}")
     for edit_type, values in by_type.items():
-        inside_mean, far_mean = np.mean(np.array(values), 0)
-        ratio = np.median([away / on for on, away in values])
-        print(f"{edit_type:>24s} {len(values):5d} {inside_mean:7.3f} {far_mean:7.3f} {ratio:11.2f}")
+        inside_mean, far_mean, _ = np.mean(np.array(values), 0)
+        ratio = np.median([away / on for on, away, _ in values])
+        lowest = np.array([v[2] for v in values])
+        spread = f"{np.median(lowest):.2f} ({lowest.min():.2f}–{lowest.max():.2f})"
+        print(f"{edit_type:>24s} {len(values):5d} {inside_mean:7.3f} {far_mean:7.3f} {ratio:11.2f} {spread:>24s}")
 
 
 if __name__ == "__main__":
